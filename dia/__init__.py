@@ -1,0 +1,67 @@
+"""DIA: Data and Impact Accounting for AI models.
+
+Measure runs, convert energy to carbon and water, record versioned reports, link models
+in a lineage DAG and aggregate footprints over whole model families.
+
+>>> import dia
+>>> with dia.track(model_id="me/tiny-model", kind="finetuning", store=None) as run:  # doctest: +SKIP
+...     train()
+>>> run.report.carbon.total_kg  # doctest: +SKIP
+
+Names are imported lazily so that ``import dia`` (and the tracker's start) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dia._version import __version__
+
+_LAZY: dict[str, str] = {
+    # record
+    "RunReport": "dia.record.report",
+    "Quantity": "dia.record.report",
+    "Quality": "dia.record.report",
+    "Factor": "dia.record.report",
+    "Parent": "dia.record.report",
+    "RunKind": "dia.record.report",
+    "RunStatus": "dia.record.report",
+    "Store": "dia.record.store",
+    # link
+    "Relation": "dia.link.relations",
+    "lineage": "dia.link.graph",
+    # measure
+    "track": "dia.tracker",
+    "Run": "dia.tracker",
+    # convert
+    "footprint": "dia.convert",
+    # aggregate
+    "rollup": "dia.aggregate.rollup",
+    "Rollup": "dia.aggregate.rollup",
+}
+
+__all__ = ["__version__", "errors", "hub", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dia import errors, hub
+    from dia.aggregate.rollup import Rollup, rollup
+    from dia.convert import footprint
+    from dia.link.graph import lineage
+    from dia.link.relations import Relation
+    from dia.record.report import Factor, Parent, Quality, Quantity, RunKind, RunReport, RunStatus
+    from dia.record.store import Store
+    from dia.tracker import Run, track
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in ("errors", "hub"):
+        import importlib
+
+        return importlib.import_module(f"dia.{name}")
+    raise AttributeError(f"module 'dia' has no attribute {name!r}")

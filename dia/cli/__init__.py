@@ -1,0 +1,1 @@
+"""The ``dia`` command line (``dia.cli.main:app``)."""

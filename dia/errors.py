@@ -1,0 +1,65 @@
+"""All DIA exceptions, in one module.
+
+Every error DIA raises on bad input derives from :class:`DIAError`, whose message is a
+single line naming the file, record and field concerned. The CLI prints that line and
+exits non-zero; it never shows a traceback for a ``DIAError``.
+"""
+
+from __future__ import annotations
+
+
+class DIAError(Exception):
+    """Base class of every error DIA raises on purpose. ``str(err)`` is one line."""
+
+    exit_code: int = 1
+
+
+class InvalidReportError(DIAError, ValueError):
+    """A run report (or a record in a JSONL file) does not validate."""
+
+
+class StoreError(DIAError):
+    """The store cannot be opened, read or written (URL shown with its password masked)."""
+
+
+class UnknownLocationError(DIAError, LookupError):
+    """A country, sub-national region or cloud region DIA has no factors for."""
+
+
+class InvalidFactorError(DIAError, ValueError):
+    """A user-supplied factor override is negative, not a number or otherwise unusable."""
+
+
+class UnknownRelationError(DIAError, ValueError):
+    """A lineage relation or run kind outside DIA's vocabulary and its aliases."""
+
+
+class InvalidModelIdError(DIAError, ValueError):
+    """A string that is not a model id (``org/name`` or ``name``)."""
+
+
+class LineageCycleError(DIAError):
+    """Adding an edge would create a cycle (or self-loop) in the lineage graph."""
+
+
+class UnknownModelError(DIAError, LookupError):
+    """A model id the store knows nothing about (close matches are suggested)."""
+
+
+class CardError(DIAError):
+    """A model card that cannot be read or used (YAML error, bad field, too large)."""
+
+
+class HubError(DIAError):
+    """The Hugging Face Hub could not be reached or refused a request."""
+
+
+def did_you_mean(name: str, known: list[str] | tuple[str, ...], n: int = 3) -> str:
+    """Return ``" (did you mean: a, b?)"`` for the closest known names, or ``""``."""
+    import difflib
+
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
+    if not close:
+        return ""
+    return " (did you mean: " + ", ".join(lowered[c] for c in close) + "?)"

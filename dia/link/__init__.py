@@ -1,0 +1,1 @@
+"""Link: the lineage vocabulary and graph (models connected by relations)."""

@@ -1,0 +1,1 @@
+"""Record: the run report model and the store."""

@@ -1,0 +1,548 @@
+"""The run report: a versioned record of ONE run's own (incremental) footprint.
+
+Every footprint figure is a :class:`Quantity` (central value, low-high interval, unit
+and quality tier); every conversion factor used is a :class:`Factor` with its source, so
+anyone can recompute the figures. The JSON Schema of :class:`RunReport` is published in
+``schemas/dia-run-report-1.0.schema.json``.
+
+>>> from dia import RunReport, Quantity
+>>> r = RunReport(model_id="org/tiny", kind="finetuning", status="completed",
+...               energy=Energy(it_kwh=Quantity.of(0.5, "kWh", "measured")))
+>>> r.energy.it_kwh.value
+0.5
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from dia.constants import (
+    SCHEMA_VERSION,
+    TOOL_NAME,
+    UNIT_CARBON,
+    UNIT_ENERGY,
+    UNIT_J_PER_TOKEN,
+    UNIT_WATER,
+    UNIT_WH_PER_1000_INFERENCES,
+)
+from dia.link.relations import Relation, parse_relation, validate_model_id
+
+
+class Quality(str, Enum):
+    """How a figure was obtained, best first."""
+
+    MEASURED = "measured"  # hardware energy counter (NVML, RAPL)
+    SAMPLED = "sampled"  # power polled and integrated
+    REPORTED = "reported"  # copied from a third-party statement (paper, model card)
+    ESTIMATED = "estimated"  # a model: TDP x utilisation, default factors
+    IMPUTED = "imputed"  # a prior for a model that disclosed nothing
+    UNAVAILABLE = "unavailable"
+
+
+QUALITY_ORDER: tuple[Quality, ...] = tuple(Quality)
+
+
+def worst_quality(*qualities: Quality | str) -> Quality:
+    """The least trustworthy of several tiers (a sum is only as good as its weakest term)."""
+    qs = [Quality(q) for q in qualities]
+    if not qs:
+        return Quality.UNAVAILABLE
+    return max(qs, key=QUALITY_ORDER.index)
+
+
+class Quantity(BaseModel):
+    """A non-negative figure with an interval, a unit and a quality tier.
+
+    ``low`` and ``high`` default to ``value``. Validation rejects negative values,
+    NaN or infinity, and ``low > value`` or ``value > high``.
+
+    >>> Quantity.of(2.0, "kWh", "estimated", low=1.5, high=3.0) + Quantity.of(1.0, "kWh", "measured")
+    Quantity(value=3.0, low=2.5, high=4.0, unit='kWh', quality=<Quality.ESTIMATED: 'estimated'>)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: float
+    low: float
+    high: float
+    unit: str
+    quality: Quality
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_interval(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "value" in data:
+            data = dict(data)
+            data.setdefault("low", data["value"])
+            data.setdefault("high", data["value"])
+        return data
+
+    @field_validator("value", "low", "high")
+    @classmethod
+    def _finite_non_negative(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number (got NaN or infinity)")
+        if v < 0:
+            raise ValueError(f"must not be negative (got {v})")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Quantity:
+        # A relative tolerance absorbs float rounding from endpoint arithmetic.
+        tol = 1e-9 * max(1.0, abs(self.value))
+        if self.low > self.value + tol:
+            raise ValueError(f"low ({self.low}) is greater than value ({self.value})")
+        if self.value > self.high + tol:
+            raise ValueError(f"value ({self.value}) is greater than high ({self.high})")
+        return self
+
+    @classmethod
+    def of(
+        cls,
+        value: float,
+        unit: str,
+        quality: Quality | str,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+    ) -> Quantity:
+        """Build a quantity; ``low``/``high`` default to ``value``."""
+        return cls(
+            value=value,
+            low=value if low is None else low,
+            high=value if high is None else high,
+            unit=unit,
+            quality=Quality(quality),
+        )
+
+    @classmethod
+    def zero(cls, unit: str, quality: Quality | str = Quality.MEASURED) -> Quantity:
+        return cls.of(0.0, unit, quality)
+
+    def __add__(self, other: Quantity) -> Quantity:
+        """Endpoint-wise sum; the quality is the worse of the two."""
+        if not isinstance(other, Quantity):
+            return NotImplemented
+        if other.unit != self.unit:
+            raise ValueError(f"cannot add {other.unit} to {self.unit}")
+        return Quantity(
+            value=self.value + other.value,
+            low=self.low + other.low,
+            high=self.high + other.high,
+            unit=self.unit,
+            quality=worst_quality(self.quality, other.quality),
+        )
+
+    def times(
+        self,
+        value: float,
+        low: float | None = None,
+        high: float | None = None,
+        *,
+        unit: str,
+        quality: Quality | str | None = None,
+    ) -> Quantity:
+        """Multiply endpoint-wise by a non-negative factor ``value [low, high]``."""
+        lo = value if low is None else low
+        hi = value if high is None else high
+        return Quantity(
+            value=self.value * value,
+            low=self.low * lo,
+            high=self.high * hi,
+            unit=unit,
+            quality=Quality(quality) if quality is not None else self.quality,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "low": self.low, "high": self.high, "unit": self.unit,
+                "quality": self.quality.value}
+
+
+def sum_quantities(items: list[Quantity], unit: str) -> Quantity | None:
+    """Endpoint-wise sum of quantities (``None`` for an empty list)."""
+    total: Quantity | None = None
+    for q in items:
+        total = q if total is None else total + q
+    if total is not None and total.unit != unit:
+        raise ValueError(f"expected {unit}, got {total.unit}")
+    return total
+
+
+Granularity = Literal[
+    "explicit", "site", "operator", "cloud_region", "subnational", "country", "world", "hardware",
+    "default",
+]
+
+
+class Factor(BaseModel):
+    """A conversion factor as used for one report, with where it came from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="carbon_intensity, pue, wue, ewif, embodied_per_gpu_hour, ...")
+    value: float
+    low: float
+    high: float
+    unit: str
+    source: str
+    year: int | None = None
+    granularity: Granularity
+    key: str | None = Field(default=None, description="the location or hardware it applies to")
+    licence: str | None = None
+    note: str | None = None
+
+    @field_validator("value", "low", "high")
+    @classmethod
+    def _finite_non_negative(cls, v: float) -> float:
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"must be a finite, non-negative number (got {v})")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Factor:
+        if not (self.low <= self.value <= self.high):
+            raise ValueError(f"expected low <= value <= high, got {self.low}, {self.value}, {self.high}")
+        return self
+
+
+class RunKind(str, Enum):
+    PRETRAINING = "pretraining"
+    FINETUNING = "finetuning"
+    ADAPTER = "adapter"
+    QUANTIZATION = "quantization"
+    MERGE = "merge"
+    DISTILLATION = "distillation"
+    CONVERSION = "conversion"
+    EVALUATION = "evaluation"
+    INFERENCE = "inference"
+    OTHER = "other"
+
+
+# Runs of these kinds are the *use* of a model, not part of the cost to produce it.
+USE_KINDS: frozenset[RunKind] = frozenset({RunKind.EVALUATION, RunKind.INFERENCE})
+
+_KIND_ALIASES = {
+    "pretrain": "pretraining", "pre-training": "pretraining", "finetune": "finetuning",
+    "fine-tuning": "finetuning", "fine-tune": "finetuning", "training": "finetuning",
+    "lora": "adapter", "qlora": "adapter", "quantized": "quantization", "quantize": "quantization",
+    "distill": "distillation", "eval": "evaluation", "evaluate": "evaluation",
+    "serving": "inference", "predict": "inference", "convert": "conversion",
+}
+
+
+def parse_kind(text: str | RunKind) -> RunKind:
+    """Normalise a run kind (``finetune`` -> ``finetuning``, ``eval`` -> ``evaluation``)."""
+    from dia.errors import UnknownRelationError, did_you_mean
+
+    if isinstance(text, RunKind):
+        return text
+    key = str(text).strip().lower().replace("_", "-")
+    key = _KIND_ALIASES.get(key, key)
+    try:
+        return RunKind(key)
+    except ValueError:
+        names = [k.value for k in RunKind]
+        raise UnknownRelationError(
+            f"unknown run kind {text!r}{did_you_mean(key, names)}; expected one of {', '.join(names)}"
+        ) from None
+
+
+class RunStatus(str, Enum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+class Parent(BaseModel):
+    """A lineage edge from this run's model to one parent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: str
+    relation: Relation = Relation.FINETUNE
+    method: str | None = Field(default=None, description="sub-type: lora, qlora, gguf, int8, ...")
+    revision: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "relation" in data and data["relation"] is not None:
+            data = dict(data)
+            rel, method = parse_relation(data["relation"])
+            data["relation"] = rel
+            if method and not data.get("method"):
+                data["method"] = method
+        return data
+
+    @field_validator("model_id")
+    @classmethod
+    def _model_id(cls, v: str) -> str:
+        return validate_model_id(v)
+
+
+class GPU(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    count: int = Field(default=1, ge=1)
+
+
+class Hardware(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gpus: list[GPU] = Field(default_factory=list)
+    cpu_model: str | None = None
+    cpu_cores: int | None = Field(default=None, ge=0)
+    ram_gb: float | None = Field(default=None, ge=0)
+
+    @property
+    def gpu_count(self) -> int:
+        return sum(g.count for g in self.gpus)
+
+    def describe(self) -> str:
+        """``"4 x NVIDIA A100-SXM4-40GB"``, else the CPU model, else ``"unknown"``."""
+        if self.gpus:
+            return ", ".join(f"{g.count} x {g.name}" for g in self.gpus)
+        return self.cpu_model or "unknown"
+
+
+ResolutionLevel = Literal["explicit", "cloud_region", "subnational", "country", "world"]
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-3")
+    region: str | None = Field(default=None, description="sub-national grid: US state, Canadian province, Nordic zone")
+    cloud_provider: str | None = None
+    cloud_region: str | None = None
+    resolved_level: ResolutionLevel | None = Field(
+        default=None, description="which level of the resolution order supplied the grid factors"
+    )
+
+    def describe(self) -> str:
+        parts = [p for p in (self.cloud_provider, self.cloud_region, self.region, self.country) if p]
+        return ", ".join(parts) if parts else "unknown"
+
+
+class Energy(BaseModel):
+    """Energy in kWh. ``it_kwh`` = GPU + CPU + RAM; ``facility_kwh`` = IT x PUE."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gpu_kwh: Quantity | None = None
+    cpu_kwh: Quantity | None = None
+    ram_kwh: Quantity | None = None
+    it_kwh: Quantity
+    facility_kwh: Quantity | None = None
+
+
+class Carbon(BaseModel):
+    """Carbon in kg CO2e (location-based)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operational_kg: Quantity
+    embodied_kg: Quantity | None = None
+    total_kg: Quantity
+
+
+class Water(BaseModel):
+    """Water consumption in litres: on-site (cooling) and off-site (electricity generation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    onsite_l: Quantity
+    offsite_l: Quantity
+    total_l: Quantity
+
+
+class Workload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int | None = Field(default=None, ge=0)
+    samples: int | None = Field(default=None, ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+    inferences: int | None = Field(default=None, ge=0)
+
+
+class Intensities(BaseModel):
+    """Derived from energy and counters: the units the leaderboards use."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wh_per_1000_inferences: Quantity | None = None
+    j_per_token: Quantity | None = None
+
+
+class Phase(BaseModel):
+    """A named sub-window of a run (``run.phase("eval")``); ``name`` is a path for nesting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_s: float | None = Field(default=None, ge=0)
+    energy_kwh: Quantity | None = None
+
+
+class PowerSample(BaseModel):
+    """One point of the power trace: seconds since the start, total watts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    t_s: float = Field(ge=0)
+    power_w: float = Field(ge=0)
+
+
+class Tool(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = TOOL_NAME
+    version: str | None = None
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _utc(v: datetime | None) -> datetime | None:
+    if v is None:
+        return None
+    if v.tzinfo is None or v.utcoffset() is None:
+        raise ValueError("must be timezone-aware (UTC)")
+    return v.astimezone(timezone.utc)
+
+
+class RunReport(BaseModel):
+    """One run's own footprint (incremental: never including ancestors)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"$id": "https://dia.dev/schemas/dia-run-report-1.0.schema.json"})
+
+    # identity
+    id: str = Field(default_factory=_new_id, description="UUID of the run")
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    model_id: str | None = None
+    parents: list[Parent] = Field(default_factory=list)
+    kind: RunKind = RunKind.OTHER
+    status: RunStatus = RunStatus.COMPLETED
+    scope: Literal["incremental"] = "incremental"
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: float | None = Field(default=None, ge=0)
+    heartbeat_at: datetime | None = Field(default=None, description="last checkpoint of a running run")
+
+    # distributed jobs: reports of one job share run_group; rank 0 is the logical run
+    run_group: str | None = None
+    rank: int = Field(default=0, ge=0)
+    world_size: int = Field(default=1, ge=1)
+
+    # context
+    hardware: Hardware = Field(default_factory=Hardware)
+    location: Location = Field(default_factory=Location)
+    tool: Tool = Field(default_factory=Tool)
+    meter: str = Field(default="none", description="what measured the energy: nvml, rapl, estimate, codecarbon, card, ...")
+    gpu_hours: float | None = Field(default=None, ge=0)
+    host: str | None = Field(default=None, description="host name; never written to cards or shown in public mode")
+    pid: int | None = None
+    source: str = Field(default="tracker", description="tracker, card, import, cli")
+    source_ref: str | None = Field(default=None, description="the card or file a reported run came from")
+
+    # footprint
+    energy: Energy
+    carbon: Carbon | None = None
+    water: Water | None = None
+    factors: list[Factor] = Field(default_factory=list)
+
+    # workload
+    workload: Workload = Field(default_factory=Workload)
+    intensities: Intensities = Field(default_factory=Intensities)
+    phases: list[Phase] = Field(default_factory=list)
+    power_samples: list[PowerSample] = Field(default_factory=list)
+
+    notes: list[str] = Field(default_factory=list, description="warnings: degraded meters, estimates, fallbacks")
+    extra: dict[str, Any] = Field(default_factory=dict, description="unknown fields kept from a source")
+
+    @field_validator("id")
+    @classmethod
+    def _uuid(cls, v: str) -> str:
+        try:
+            return str(uuid.UUID(str(v)))
+        except ValueError:
+            raise ValueError(f"not a UUID: {v!r}") from None
+
+    @field_validator("model_id")
+    @classmethod
+    def _model_id(cls, v: str | None) -> str | None:
+        return None if v is None else validate_model_id(v)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> Any:
+        return parse_kind(v) if isinstance(v, str) else v
+
+    @field_validator("started_at", "ended_at", "heartbeat_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        return _utc(v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunReport:
+        if self.started_at and self.ended_at and self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        if self.model_id and any(p.model_id == self.model_id for p in self.parents):
+            raise ValueError(f"model {self.model_id!r} lists itself as a parent (self-loop)")
+        if self.intensities.wh_per_1000_inferences is None and self.intensities.j_per_token is None:
+            self.intensities = compute_intensities(self.energy.it_kwh, self.workload)
+        return self
+
+    # convenience
+    @property
+    def is_use(self) -> bool:
+        """True for inference and evaluation runs (use, not the cost to produce)."""
+        return self.kind in USE_KINDS
+
+    def to_json(self, **kw: Any) -> str:
+        return self.model_dump_json(exclude_none=False, **kw)
+
+
+def compute_intensities(energy_kwh: Quantity, workload: Workload) -> Intensities:
+    """Wh per 1,000 inferences and J per token from IT energy and counters."""
+    out = Intensities()
+    if workload.inferences:
+        per = 1000.0 * 1000.0 / workload.inferences  # kWh -> Wh, per 1,000
+        out.wh_per_1000_inferences = energy_kwh.times(per, unit=UNIT_WH_PER_1000_INFERENCES)
+    if workload.tokens:
+        per = 3.6e6 / workload.tokens  # kWh -> J, per token
+        out.j_per_token = energy_kwh.times(per, unit=UNIT_J_PER_TOKEN)
+    return out
+
+
+def schema_json() -> dict[str, Any]:
+    """The JSON Schema of :class:`RunReport` as published in ``schemas/``."""
+    schema = RunReport.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"DIA run report {SCHEMA_VERSION}"
+    return schema
+
+
+__all__ = [
+    "GPU", "QUALITY_ORDER", "UNIT_CARBON", "UNIT_ENERGY", "UNIT_WATER", "USE_KINDS", "Carbon",
+    "Energy", "Factor", "Hardware", "Intensities", "Location", "Parent", "Phase", "PowerSample",
+    "Quality", "Quantity", "RunKind", "RunReport", "RunStatus", "Tool", "Water", "Workload",
+    "compute_intensities", "parse_kind", "schema_json", "sum_quantities", "worst_quality",
+]

@@ -1,0 +1,1 @@
+"""Framework integrations: Transformers, Lightning, torch (installed as ``dia.integrations``)."""
