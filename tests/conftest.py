@@ -40,9 +40,9 @@ _real_getaddrinfo = socket.getaddrinfo
 
 
 def _guard_address(sock: socket.socket, address: object) -> None:
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-        if not _is_loopback(address[0]):
-            raise NetworkAccessError(f"test tried to open a network connection to {address!r}")
+    inet = sock.family in (socket.AF_INET, socket.AF_INET6)
+    if inet and isinstance(address, tuple) and not _is_loopback(address[0]):
+        raise NetworkAccessError(f"test tried to open a network connection to {address!r}")
 
 
 def _connect(self: socket.socket, address: object) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -30,7 +29,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 class DIAGroup(TyperGroup):
     """Turns any DIAError raised by a command into one line on stderr and a non-zero exit."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer >= 0.20 ships its own click: Any fits both
         try:
             return super().invoke(ctx)
         except DIAError as exc:

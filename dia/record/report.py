@@ -5,7 +5,7 @@ and quality tier); every conversion factor used is a :class:`Factor` with its so
 anyone can recompute the figures. The JSON Schema of :class:`RunReport` is published in
 ``schemas/dia-run-report-1.0.schema.json``.
 
->>> from dia import RunReport, Quantity
+>>> from dia.record.report import Energy, Quantity, RunReport
 >>> r = RunReport(model_id="org/tiny", kind="finetuning", status="completed",
 ...               energy=Energy(it_kwh=Quantity.of(0.5, "kWh", "measured")))
 >>> r.energy.it_kwh.value
@@ -14,6 +14,7 @@ anyone can recompute the figures. The JSON Schema of :class:`RunReport` is publi
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -37,7 +39,7 @@ from dia.constants import (
     UNIT_WATER,
     UNIT_WH_PER_1000_INFERENCES,
 )
-from dia.link.relations import Relation, parse_relation, validate_model_id
+from dia.link.relations import Relation, parse_parent_spec, parse_relation, validate_model_id
 
 
 class Quality(str, Enum):
@@ -85,8 +87,12 @@ class Quantity(BaseModel):
     def _default_interval(cls, data: Any) -> Any:
         if isinstance(data, dict) and "value" in data:
             data = dict(data)
-            data.setdefault("low", data["value"])
-            data.setdefault("high", data["value"])
+            value = data["value"]
+            # A bad value is reported once, on ``value``: copying it into the missing
+            # ends would repeat the same complaint for ``low`` and ``high``.
+            fallback = value if _is_valid_figure(value) else 0.0
+            data.setdefault("low", fallback)
+            data.setdefault("high", fallback)
         return data
 
     @field_validator("value", "low", "high")
@@ -168,6 +174,28 @@ class Quantity(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         return {"value": self.value, "low": self.low, "high": self.high, "unit": self.unit,
                 "quality": self.quality.value}
+
+
+def _is_valid_figure(value: Any) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and number >= 0
+
+
+def _check_unit(q: Quantity | None, expected: str, aliases: frozenset[str]) -> Quantity | None:
+    """Accept the canonical unit or a spelling of it; reject another unit (Wh for kWh)."""
+    if q is None or q.unit == expected:
+        return q
+    if q.unit.strip().lower().replace(" ", "") in aliases:
+        return q.model_copy(update={"unit": expected})
+    raise ValueError(f"unit must be {expected} (got {q.unit!r})")
+
+
+_ENERGY_UNITS = frozenset({"kwh"})
+_CARBON_UNITS = frozenset({"kgco2e", "kgco2eq", "kgco2", "kg"})
+_WATER_UNITS = frozenset({"l", "litre", "litres", "liter", "liters"})
 
 
 def sum_quantities(items: list[Quantity], unit: str) -> Quantity | None:
@@ -349,6 +377,11 @@ class Energy(BaseModel):
     it_kwh: Quantity
     facility_kwh: Quantity | None = None
 
+    @field_validator("gpu_kwh", "cpu_kwh", "ram_kwh", "it_kwh", "facility_kwh")
+    @classmethod
+    def _kwh(cls, q: Quantity | None) -> Quantity | None:
+        return _check_unit(q, UNIT_ENERGY, _ENERGY_UNITS)
+
 
 class Carbon(BaseModel):
     """Carbon in kg CO2e (location-based)."""
@@ -359,6 +392,11 @@ class Carbon(BaseModel):
     embodied_kg: Quantity | None = None
     total_kg: Quantity
 
+    @field_validator("operational_kg", "embodied_kg", "total_kg")
+    @classmethod
+    def _kg(cls, q: Quantity | None) -> Quantity | None:
+        return _check_unit(q, UNIT_CARBON, _CARBON_UNITS)
+
 
 class Water(BaseModel):
     """Water consumption in litres: on-site (cooling) and off-site (electricity generation)."""
@@ -368,6 +406,11 @@ class Water(BaseModel):
     onsite_l: Quantity
     offsite_l: Quantity
     total_l: Quantity
+
+    @field_validator("onsite_l", "offsite_l", "total_l")
+    @classmethod
+    def _litres(cls, q: Quantity | None) -> Quantity | None:
+        return _check_unit(q, UNIT_WATER, _WATER_UNITS)
 
 
 class Workload(BaseModel):
@@ -416,6 +459,13 @@ class Tool(BaseModel):
     version: str | None = None
 
 
+def _parent_dict(item: Any) -> Any:
+    if isinstance(item, (str, tuple)):
+        model_id, relation, method = parse_parent_spec(item)
+        return {"model_id": model_id, "relation": relation, "method": method}
+    return item
+
+
 def _new_id() -> str:
     return str(uuid.uuid4())
 
@@ -435,7 +485,7 @@ class RunReport(BaseModel):
 
     # identity
     id: str = Field(default_factory=_new_id, description="UUID of the run")
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0"] = "1.0"  # == dia.constants.SCHEMA_VERSION
     model_id: str | None = None
     parents: list[Parent] = Field(default_factory=list)
     kind: RunKind = RunKind.OTHER
@@ -490,6 +540,28 @@ class RunReport(BaseModel):
     def _model_id(cls, v: str | None) -> str | None:
         return None if v is None else validate_model_id(v)
 
+    @field_validator("parents", mode="before")
+    @classmethod
+    def _parent_specs(cls, v: Any) -> Any:
+        # Parents may be given as "org/name", "org/name:relation", (id, relation) or dicts.
+        if isinstance(v, (str, tuple)):
+            v = [v]
+        if not isinstance(v, list):
+            return v
+        return [_parent_dict(item) for item in v]
+
+    @field_validator("parents")
+    @classmethod
+    def _unique_parents(cls, parents: list[Parent]) -> list[Parent]:
+        # The same parent listed twice is one edge: keep the first (it carries the relation).
+        seen: set[str] = set()
+        out = []
+        for p in parents:
+            if p.model_id not in seen:
+                seen.add(p.model_id)
+                out.append(p)
+        return out
+
     @field_validator("kind", mode="before")
     @classmethod
     def _kind(cls, v: Any) -> Any:
@@ -532,6 +604,62 @@ def compute_intensities(energy_kwh: Quantity, workload: Workload) -> Intensities
     return out
 
 
+def validation_problems(exc: ValidationError) -> list[str]:
+    """One ``field.path: reason`` line per problem in a pydantic error.
+
+    >>> try:
+    ...     Quantity(value=-1.0, unit="kWh", quality="measured")
+    ... except ValidationError as e:
+    ...     validation_problems(e)
+    ['value: must not be negative (got -1.0)']
+    """
+    lines = []
+    for err in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in err["loc"]) or "report"
+        message = err["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        given = err.get("input")
+        if err["type"] not in ("value_error", "missing") and "(got " not in message and _is_scalar(given):
+            message += f" (got {given!r})"
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool)) and len(repr(value)) <= 60
+
+
+def parse_report(data: dict[str, Any] | str | bytes, *, where: str = "") -> RunReport:
+    """Validate a report given as a dict or JSON text; raise :class:`InvalidReportError`.
+
+    The message is one line naming ``where`` (e.g. ``"runs.jsonl: record 3"``), the field
+    path and the reason; further problems are counted, not listed.
+
+    >>> parse_report({"energy": {"it_kwh": {"value": -1, "unit": "kWh", "quality": "measured"}}},
+    ...              where="runs.jsonl: record 3")
+    Traceback (most recent call last):
+    dia.errors.InvalidReportError: runs.jsonl: record 3: energy.it_kwh.value: must not be negative (got -1.0)
+    """
+    from dia.errors import DIAError, InvalidReportError
+
+    head = f"{where}: " if where else ""
+    try:
+        if isinstance(data, (str, bytes)):
+            data = json.loads(data)
+        if not isinstance(data, dict):
+            raise InvalidReportError(f"{head}expected a JSON object, got {type(data).__name__}")
+        return RunReport.model_validate(data)
+    except json.JSONDecodeError as exc:
+        raise InvalidReportError(f"{head}not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InvalidReportError(f"{head}{problems[0]}{more}") from None
+    except DIAError:
+        raise
+
+
 def schema_json() -> dict[str, Any]:
     """The JSON Schema of :class:`RunReport` as published in ``schemas/``."""
     schema = RunReport.model_json_schema()
@@ -544,5 +672,6 @@ __all__ = [
     "GPU", "QUALITY_ORDER", "UNIT_CARBON", "UNIT_ENERGY", "UNIT_WATER", "USE_KINDS", "Carbon",
     "Energy", "Factor", "Hardware", "Intensities", "Location", "Parent", "Phase", "PowerSample",
     "Quality", "Quantity", "RunKind", "RunReport", "RunStatus", "Tool", "Water", "Workload",
-    "compute_intensities", "parse_kind", "schema_json", "sum_quantities", "worst_quality",
+    "compute_intensities", "parse_kind", "parse_report", "schema_json", "sum_quantities",
+    "validation_problems", "worst_quality",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, SQLModel, col, create_engine
 
 from dia.constants import (
     APP_NAME,
@@ -37,8 +37,10 @@ from dia.constants import (
     STALE_HEARTBEAT_FACTOR,
 )
 from dia.errors import LineageCycleError, StoreError
-from dia.record.report import RunReport, RunStatus
+from dia.record.report import RunReport, RunStatus, parse_kind
 from dia.record.tables import EdgeRow, ModelRow, RunRow
+
+_URL_FORMS = "sqlite:///path/to/dia.sqlite or postgresql+psycopg://user:password@host:5432/dbname"
 
 
 def default_database_url() -> str:
@@ -55,10 +57,32 @@ def default_database_url() -> str:
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***``."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        # Re-rendering escapes characters (``file:`` -> ``file%3A``): only when needed.
+        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
     except Exception:  # not even parseable: show it without anything after '@' credentials
-        head, sep, tail = url.rpartition("@")
+        _credentials, sep, tail = url.rpartition("@")
         return ("***@" + tail) if sep else url
+
+
+def sqlite_file(url: str | None = None) -> Path | None:
+    """The file behind a SQLite URL (default: the default store), else ``None``."""
+    try:
+        parsed = make_url(_normalise_url(url or default_database_url()))
+    except (ArgumentError, ValueError):
+        return None
+    db = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:":
+        return None
+    return Path(db.removeprefix("file:")).expanduser()
+
+
+def _normalise_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` use psycopg 3, the driver DIA installs."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
 
 
 @dataclass(frozen=True)
@@ -98,10 +122,13 @@ class Store:
     """
 
     def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
-        self.url = url or default_database_url()
+        self.url = _normalise_url(url or default_database_url())
         self.masked_url = mask_url(self.url)
         self.read_only = read_only
         self.engine = self._connect()
+        # Writes go through this view of the engine: on SQLite its transactions take the
+        # write lock up front (BEGIN IMMEDIATE); reads stay plain so WAL readers never wait.
+        self._write_engine = self.engine.execution_options(dia_write=True)
 
     # -- connection ------------------------------------------------------------------
 
@@ -115,8 +142,8 @@ class Store:
     def _connect(self) -> Engine:
         try:
             parsed = make_url(self.url)
-        except ArgumentError as exc:
-            raise self._fail("not a database URL:", exc) from None
+        except (ArgumentError, ValueError):
+            raise StoreError(f"not a database URL: {self.masked_url} (expected {_URL_FORMS})") from None
         backend = parsed.get_backend_name()
         try:
             if backend == "sqlite":
@@ -131,14 +158,16 @@ class Store:
                         cur.close()
                         dbapi_conn.commit()
             else:
-                raise StoreError(f"unsupported database {backend!r} in {self.masked_url} (use sqlite:/// or postgresql+psycopg://)")
+                raise StoreError(f"unsupported database {backend!r} in {self.masked_url} (expected {_URL_FORMS})")
         except (NoSuchModuleError, ImportError, ArgumentError) as exc:
+            if backend in ("postgresql", "postgres") and isinstance(exc, ImportError):
+                raise StoreError(f"cannot use {self.masked_url}: PostgreSQL needs psycopg: pip install 'dia[postgres]'") from None
             raise self._fail("cannot use database URL", exc) from None
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             if not self.read_only:
-                self._create_tables(engine, backend)
+                self._create_tables(engine.execution_options(dia_write=True), backend)
             else:
                 with engine.connect() as conn:
                     conn.execute(select(func.count()).select_from(RunRow))
@@ -150,14 +179,21 @@ class Store:
     def _sqlite_engine(self, parsed: Any) -> Engine:
         db = parsed.database
         in_memory = not db or db == ":memory:"
-        if not in_memory:
+        as_uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+        if as_uri:  # sqlite:///file:path?mode=ro&uri=true: SQLite's own URI options
+            url = self.url
+            in_memory = "mode=memory" in url
+        elif not in_memory:
             path = Path(db).expanduser()
             if self.read_only:
                 if not path.exists():
                     raise StoreError(f"no store at {self.masked_url}")
                 url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the folder of {self.masked_url}: {exc.strerror}") from None
                 url = f"sqlite:///{path}"
         else:
             url = "sqlite://"
@@ -182,9 +218,11 @@ class Store:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front, so concurrent writers queue on
-            # busy_timeout instead of failing when a read transaction tries to upgrade.
-            conn.exec_driver_sql("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+            # A write transaction takes the write lock up front (IMMEDIATE), so concurrent
+            # writers queue on busy_timeout instead of failing with "database is locked"
+            # when a read transaction tries to upgrade.
+            write = conn.get_execution_options().get("dia_write") and not self.read_only
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
 
@@ -199,9 +237,16 @@ class Store:
             SQLModel.metadata.create_all(conn, tables=tables)
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        if write:
+            self._write_guard()
         try:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with Session(self._write_engine if write else self.engine, expire_on_commit=False) as session:
+                if write and self.backend == "postgresql":
+                    # Writers serialise on one advisory lock, taken first: the cycle check
+                    # then sees every committed edge, and model rows are never updated by
+                    # two transactions in opposite orders (no deadlocks).
+                    session.execute(text("SELECT pg_advisory_xact_lock(7412)"))
                 yield session
         except (DBAPIError, SQLAlchemyError) as exc:
             raise self._fail("store error at", exc) from None
@@ -239,7 +284,7 @@ class Store:
         reports = list(reports)
         if not reports:
             return 0
-        with self._session() as session:
+        with self._session(write=True) as session:
             for report in reports:
                 self._upsert(session, RunRow, _run_row(report), ["id"])
                 if report.model_id:
@@ -260,10 +305,9 @@ class Store:
         with self._session() as session:
             row = session.get(RunRow, run_id)
             if row is None and len(run_id) >= 8:
-                rows = session.exec(  # type: ignore[call-overload]
-                    select(RunRow).where(RunRow.id.like(run_id + "%")).limit(2)  # type: ignore[union-attr]
-                ).all()
-                row = rows[0][0] if len(rows) == 1 else None
+                stmt = select(RunRow).where(col(RunRow.id).startswith(run_id, autoescape=True)).limit(2)
+                rows = session.execute(stmt).scalars().all()
+                row = rows[0] if len(rows) == 1 else None
             return None if row is None else self._present(RunReport.model_validate_json(row.report_json))
 
     def list_runs(
@@ -278,34 +322,52 @@ class Store:
         logical: bool = True,
     ) -> list[RunReport]:
         """Runs, newest first. ``logical=True`` shows one run per distributed job: the
-        rank-0 report, with the other ranks' energy, carbon and water added to it."""
-        stmt = self._filtered(select(RunRow.report_json, RunRow.run_group), model_id, status, kind, country, logical)
-        stmt = stmt.order_by(RunRow.started_at.desc(), RunRow.id).offset(offset)  # type: ignore[union-attr]
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        rank-0 report, with the other ranks' energy, carbon and water added to it.
+
+        ``status`` filters on the status as shown: a ``running`` run whose process is gone
+        and whose heartbeat is stale counts as ``interrupted``.
+        """
+        shown_status = RunStatus(status) if status is not None else None
+        # A stored "running" run may be shown as interrupted: fetch both, decide below.
+        live = shown_status in (RunStatus.RUNNING, RunStatus.INTERRUPTED)
+        stmt = self._filtered(select(col(RunRow.report_json)), model_id, None if live else status,
+                              kind, country, logical)
+        if live:
+            stmt = stmt.where(col(RunRow.status).in_([RunStatus.RUNNING.value, RunStatus.INTERRUPTED.value]))
+        # NULLS LAST on both backends (PostgreSQL puts them first by default).
+        stmt = stmt.order_by(col(RunRow.started_at).desc().nulls_last(), col(RunRow.id))
+        if not live:
+            stmt = stmt.offset(offset)
+            if limit is not None:
+                stmt = stmt.limit(limit)
         with self._session() as session:
             rows = session.execute(stmt).all()
-            reports = [RunReport.model_validate_json(r[0]) for r in rows]
+            reports = [self._present(RunReport.model_validate_json(r[0])) for r in rows]
+            if live:
+                reports = [r for r in reports if r.status is shown_status]
+                reports = reports[offset:] if limit is None else reports[offset:offset + limit]
             if logical:
-                groups = {r.run_group for r in reports if r.run_group}
+                groups = {r.run_group for r in reports if r.run_group is not None}
                 members = self._group_members(session, groups) if groups else {}
                 reports = [_merge_group(r, members.get(r.run_group, [])) if r.run_group else r for r in reports]
-        return [self._present(r) for r in reports]
+        return reports
 
     def iter_runs(self, *, batch: int = 1000, logical: bool = False) -> Iterator[RunReport]:
-        """Every stored run (all ranks by default), in batches, for export."""
-        offset = 0
+        """Every stored run (all ranks by default) as stored, ordered by id, for export."""
+        after = ""
         while True:
-            stmt = select(RunRow.report_json).order_by(RunRow.id).offset(offset).limit(batch)
+            # Keyset pagination: stable while other processes write.
+            stmt = (select(col(RunRow.id), col(RunRow.report_json)).where(col(RunRow.id) > after)
+                    .order_by(col(RunRow.id)).limit(batch))
             if logical:
-                stmt = stmt.where(RunRow.rank == 0)
+                stmt = stmt.where(col(RunRow.rank) == 0)
             with self._session() as session:
                 rows = session.execute(stmt).all()
             if not rows:
                 return
-            for (js,) in rows:
+            for _run_id, js in rows:
                 yield RunReport.model_validate_json(js)
-            offset += batch
+            after = rows[-1][0]
 
     def run_count(self, *, model_id: str | None = None, status: str | None = None,
                   kind: str | None = None, country: str | None = None, logical: bool = True) -> int:
@@ -316,20 +378,20 @@ class Store:
     def _filtered(self, stmt: Any, model_id: str | None, status: str | None, kind: str | None,
                   country: str | None, logical: bool) -> Any:
         if model_id is not None:
-            stmt = stmt.where(RunRow.model_id == model_id)
+            stmt = stmt.where(col(RunRow.model_id) == model_id)
         if status is not None:
-            stmt = stmt.where(RunRow.status == status)
+            stmt = stmt.where(col(RunRow.status) == RunStatus(status).value)
         if kind is not None:
-            stmt = stmt.where(RunRow.kind == kind)
+            stmt = stmt.where(col(RunRow.kind) == parse_kind(kind).value)
         if country is not None:
-            stmt = stmt.where(RunRow.country == country)
+            stmt = stmt.where(col(RunRow.country) == country.upper())
         if logical:
-            stmt = stmt.where(RunRow.rank == 0)
+            stmt = stmt.where(col(RunRow.rank) == 0)
         return stmt
 
-    def _group_members(self, session: Session, groups: set[str | None]) -> dict[str, list[RunReport]]:
+    def _group_members(self, session: Session, groups: set[str]) -> dict[str, list[RunReport]]:
         out: dict[str, list[RunReport]] = {}
-        stmt = select(RunRow.report_json).where(RunRow.run_group.in_(groups), RunRow.rank > 0)  # type: ignore[union-attr]
+        stmt = select(col(RunRow.report_json)).where(col(RunRow.run_group).in_(groups), col(RunRow.rank) > 0)
         for (js,) in session.execute(stmt).all():
             rep = RunReport.model_validate_json(js)
             out.setdefault(rep.run_group or "", []).append(rep)
@@ -344,14 +406,14 @@ class Store:
 
     def model_totals(self) -> dict[str, ModelTotals]:
         """Per model: the endpoint-wise sum of its production runs (SQL aggregation)."""
-        cols = [RunRow.model_id, func.count()]
+        cols: list[Any] = [col(RunRow.model_id), func.count()]
         for name in ("energy_kwh", "carbon_kg", "water_l"):
             for suffix in ("", "_low", "_high"):
                 cols.append(func.sum(getattr(RunRow, name + suffix)))
-        stmt = (select(*cols).where(RunRow.model_id.is_not(None), RunRow.is_use == False)  # type: ignore[union-attr]  # noqa: E712
-                .group_by(RunRow.model_id))
-        qstmt = (select(RunRow.model_id, RunRow.quality).where(RunRow.model_id.is_not(None), RunRow.is_use == False)  # type: ignore[union-attr]  # noqa: E712
-                 .group_by(RunRow.model_id, RunRow.quality))
+        production = (col(RunRow.model_id).is_not(None), col(RunRow.is_use).is_(False))
+        stmt = select(*cols).where(*production).group_by(col(RunRow.model_id))
+        qstmt = (select(col(RunRow.model_id), col(RunRow.quality)).where(*production)
+                 .group_by(col(RunRow.model_id), col(RunRow.quality)))
         with self._session() as session:
             rows = session.execute(stmt).all()
             quals: dict[str, list[str]] = {}
@@ -406,8 +468,7 @@ class Store:
     def upsert_model(self, model_id: str, *, created_at: datetime | None = None,
                      source: str = "card", metadata: dict[str, Any] | None = None) -> None:
         """Record a model (from a card or import); metadata is merged into what is stored."""
-        self._write_guard()
-        with self._session() as session:
+        with self._session(write=True) as session:
             self._ensure_model(session, model_id, created_at, source, metadata)
             session.commit()
 
@@ -418,17 +479,16 @@ class Store:
 
     def list_models(self) -> list[ModelInfo]:
         with self._session() as session:
-            return [_model_info(r) for r in session.exec(select(ModelRow).order_by(ModelRow.id)).scalars()]  # type: ignore[call-overload]
+            return [_model_info(r) for r in session.execute(select(ModelRow).order_by(col(ModelRow.id))).scalars()]
 
     def model_ids(self) -> list[str]:
         with self._session() as session:
-            return [r[0] for r in session.execute(select(ModelRow.id).order_by(ModelRow.id)).all()]
+            return list(session.execute(select(col(ModelRow.id)).order_by(col(ModelRow.id))).scalars())
 
     def add_edge(self, child_id: str, parent_id: str, relation: str, *, method: str | None = None,
                  source: str = "card") -> None:
         """Add ``child --relation--> parent``; raises :class:`LineageCycleError` on a cycle."""
-        self._write_guard()
-        with self._session() as session:
+        with self._session(write=True) as session:
             self._ensure_model(session, child_id, None, source)
             self._ensure_model(session, parent_id, None, source)
             self._add_edge(session, Edge(child_id, parent_id, relation, method, source))
@@ -454,7 +514,7 @@ class Store:
         while frontier:
             if target in came_from:
                 break
-            stmt = select(EdgeRow.child_id, EdgeRow.parent_id).where(EdgeRow.child_id.in_(frontier))  # type: ignore[attr-defined]
+            stmt = select(col(EdgeRow.child_id), col(EdgeRow.parent_id)).where(col(EdgeRow.child_id).in_(frontier))
             nxt = []
             for child, parent in session.execute(stmt).all():
                 if parent not in came_from:
@@ -464,22 +524,23 @@ class Store:
         if target not in came_from:
             return None
         path = [target]
-        while came_from[path[-1]] is not None:
-            path.append(came_from[path[-1]])  # type: ignore[arg-type]
+        step = came_from[target]
+        while step is not None:
+            path.append(step)
+            step = came_from[step]
         return list(reversed(path))
 
     def edges(self) -> list[Edge]:
         with self._session() as session:
             return [Edge(r.child_id, r.parent_id, r.relation, r.method, r.source)
-                    for r in session.exec(select(EdgeRow)).scalars()]  # type: ignore[call-overload]
+                    for r in session.execute(select(EdgeRow).order_by(col(EdgeRow.child_id), col(EdgeRow.parent_id))).scalars()]
 
     def delete_edges(self, child_id: str, *, source: str | None = None) -> None:
         """Remove a model's parent edges (e.g. before re-ingesting its card)."""
-        self._write_guard()
-        with self._session() as session:
-            stmt = delete(EdgeRow).where(EdgeRow.child_id == child_id)  # type: ignore[arg-type]
+        with self._session(write=True) as session:
+            stmt = delete(EdgeRow).where(col(EdgeRow.child_id) == child_id)
             if source is not None:
-                stmt = stmt.where(EdgeRow.source == source)  # type: ignore[arg-type]
+                stmt = stmt.where(col(EdgeRow.source) == source)
             session.execute(stmt)
             session.commit()
 
