@@ -40,7 +40,27 @@ _LAZY: dict[str, str] = {
     "Rollup": "dia.aggregate.rollup",
 }
 
-__all__ = ["__version__", "errors", "hub", *_LAZY]
+# Spelled out (not built from _LAZY) so linters and type checkers see the public names.
+__all__ = [
+    "Factor",
+    "Parent",
+    "Quality",
+    "Quantity",
+    "Relation",
+    "Rollup",
+    "Run",
+    "RunKind",
+    "RunReport",
+    "RunStatus",
+    "Store",
+    "__version__",
+    "errors",
+    "footprint",
+    "hub",
+    "lineage",
+    "rollup",
+    "track",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from dia import errors, hub

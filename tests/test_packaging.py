@@ -73,3 +73,11 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path)
     assert (site / "dia" / "py.typed").exists()
     cli = subprocess.run([str(venv / "bin" / "dia"), "--version"], capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0 and cli.stdout.strip() == f"dia {version}"
+
+
+def test_public_names_are_listed_and_resolvable() -> None:
+    import dia
+
+    lazy_names = set(dia._LAZY)
+    assert lazy_names <= set(dia.__all__)
+    assert set(dia.__all__) - lazy_names == {"__version__", "errors", "hub"}
