@@ -1,9 +1,85 @@
-"""CLI commands: factors (to be filled by its issue)."""
+"""CLI: ``dia factors``, the conversion factors DIA would use for a place."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Any
+
 import typer
+
+from dia.cli._common import JsonOption, console
+
+# JSON key for each factor name: the unit is part of the key.
+JSON_KEYS = {
+    "carbon_intensity": "carbon_intensity_kg_per_kwh",
+    "pue": "pue",
+    "wue": "wue_l_per_kwh",
+    "ewif": "ewif_l_per_kwh",
+    "embodied_per_gpu_hour": "embodied_g_per_gpu_hour",
+}
+
+
+def factors(
+    country: Annotated[str | None, typer.Option("--country", help="ISO 3166-1 alpha-3 code, e.g. CAN.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="US state, Canadian province or Nordic zone.")] = None,
+    cloud_provider: Annotated[str | None, typer.Option("--cloud-provider", help="gcp, aws or azure.")] = None,
+    cloud_region: Annotated[str | None, typer.Option("--cloud-region", help="e.g. europe-west9, us-east-1.")] = None,
+    pue: Annotated[float | None, typer.Option("--pue", help="Override the PUE (>= 1).")] = None,
+    wue: Annotated[float | None, typer.Option("--wue", help="Override the on-site WUE in L/kWh.")] = None,
+    carbon_intensity: Annotated[float | None, typer.Option(
+        "--carbon-intensity", help="Override the grid intensity in kgCO2e/kWh.")] = None,
+    hydro: Annotated[str, typer.Option(
+        "--hydro", help="Hydro reservoir evaporation in the EWIF: both (interval), with, without.")] = "both",
+    list_known: Annotated[bool, typer.Option("--list", help="List known countries, regions and cloud regions.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the conversion factors for a place, with intervals, sources and granularity."""
+    if list_known:
+        _print_known(as_json)
+        return
+    from dia.convert import resolve_factors
+
+    resolved = resolve_factors(country=country, region=region, cloud_provider=cloud_provider,
+                               cloud_region=cloud_region, pue=pue, wue=wue, carbon_intensity=carbon_intensity,
+                               hydro=hydro)  # type: ignore[arg-type]
+    location = resolved.place.location
+    if as_json:
+        out: dict[str, Any] = {
+            JSON_KEYS[name]: {k: getattr(f, k) for k in ("value", "low", "high", "unit", "source", "granularity")}
+            for name, f in resolved.factors.items()
+        }
+        out["location"] = location.model_dump()
+        out["notes"] = list(resolved.notes)
+        typer.echo(json.dumps(out, indent=2))
+        return
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=f"Factors for {location.describe()} (level: {location.resolved_level})", box=box.SIMPLE)
+    for col in ("factor", "value", "low-high", "unit", "granularity"):
+        table.add_column(col, no_wrap=True, min_width=len(col))
+    for name, f in resolved.factors.items():
+        table.add_row(name, f"{f.value:.3g}", f"{f.low:.3g}-{f.high:.3g}", f.unit, f.granularity)
+    console.print(table)
+    # Sources are long: listed below the table so the numbers stay on one line each.
+    for name, f in resolved.factors.items():
+        year = f" ({f.year})" if f.year else ""
+        console.print(f"{name}: {f.source}{year}", highlight=False, soft_wrap=True)
+    for note in resolved.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+def _print_known(as_json: bool) -> None:
+    from dia.convert import known_locations
+
+    known = known_locations()
+    if as_json:
+        typer.echo(json.dumps(known, indent=2))
+        return
+    for kind, names in known.items():
+        console.print(f"[bold]{kind}[/] ({len(names)}): " + ", ".join(names), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("factors")(factors)

@@ -1,0 +1,247 @@
+"""The five conversion factors for a place, each a :class:`~dia.record.report.Factor`.
+
+===========================  ====================  ==========================================
+factor                       unit                  most specific source first
+===========================  ====================  ==========================================
+``carbon_intensity``         kgCO2e/kWh            explicit > cloud region > sub-national grid
+                                                   > country > world default
+``pue``                      ratio                 explicit > cloud operator > default
+``wue``                      L/kWh (IT energy)     explicit > cloud operator > default
+``ewif``                     L/kWh (facility)      generation mix of the resolved grid > default
+``embodied_per_gpu_hour``    gCO2e/GPU-hour        embodied-carbon table (GPU + node share)
+===========================  ====================  ==========================================
+
+Intervals: annual grid averages stand in for the hours a run actually used, so place
+factors get at least +-10 % (sub-national +-15 %; several published figures for a cloud
+region span their range). Defaults carry the ranges of ``methodology.md`` section 2.
+EWIF: with ``hydro="both"`` (the default) the interval runs from the mix without
+reservoir evaporation to the mix with it, and the central value is their midpoint;
+``"with"``/``"without"`` pick one convention (+-25 % for the per-technology factors).
+
+>>> f = resolve_factors(country="CAN")
+>>> f.factors["carbon_intensity"].value, f.factors["carbon_intensity"].granularity
+(0.170043, 'country')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from dia.convert import tables
+from dia.convert.location import PROVIDER_OPERATOR, OnUnknown, Place, resolve_place
+from dia.errors import InvalidFactorError
+from dia.record.report import Factor
+
+Hydro = Literal["both", "with", "without"]
+HYDRO_CONVENTIONS: tuple[str, ...] = ("both", "with", "without")
+FACTOR_NAMES: tuple[str, ...] = ("carbon_intensity", "pue", "wue", "ewif", "embodied_per_gpu_hour")
+
+_METHODOLOGY = "DIA methodology defaults (methodology.md section 2)"
+# World defaults: central, low, high (methodology.md section 2).
+DEFAULT_CI_KG_PER_KWH = (0.475, 0.03, 0.80)
+DEFAULT_PUE = (1.2, 1.08, 1.6)
+DEFAULT_WUE_L_PER_KWH = (0.55, 0.0, 2.5)
+DEFAULT_EWIF_L_PER_KWH = (2.0, 0.5, 4.5)
+EMBODIED_RANGE_G_PER_GPU_HOUR = (4.0, 30.0)
+_GPUS_PER_NODE = 8
+_UTILISATION = 0.8
+
+# Our mix sources -> (technology, cooling) rows of the water table.
+_WATER_ROW = {"coal": ("coal", "generic"), "gas": ("natural gas", "generic"), "oil": ("oil", "generic"),
+              "nuclear": ("nuclear", "generic"), "hydro": ("hydro", "reservoir evaporation"),
+              "solar": ("solar pv", "none"), "wind": ("wind", "none"), "biofuel": ("biopower", "steam tower"),
+              "other": ("other", "generic")}
+
+
+@dataclass(frozen=True)
+class ResolvedFactors:
+    """The factors for one place, keyed by name, and the place they were resolved for."""
+
+    place: Place
+    factors: dict[str, Factor]
+    notes: tuple[str, ...]
+
+
+def check_override(name: str, value: object, *, minimum: float = 0.0, maximum: float = math.inf,
+                   hint: str = "") -> float:
+    """Validate a user-supplied factor: a finite number in ``[minimum, maximum]``."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidFactorError(f"{name}: not a number: {value!r}") from None
+    if not math.isfinite(number) or number < minimum or number > maximum:
+        bound = f">= {minimum:g}" if maximum == math.inf else f"between {minimum:g} and {maximum:g}"
+        raise InvalidFactorError(f"{name}: must be a finite number {bound} (got {value!r}){hint}")
+    return number
+
+
+def _spread(value: float, rel: float) -> tuple[float, float]:
+    return value * (1 - rel), value * (1 + rel)
+
+
+def _carbon_intensity(place: Place, override: float | None) -> Factor:
+    name, unit = "carbon_intensity", "kgCO2e/kWh"
+    if override is not None:
+        return Factor(name=name, value=override, low=override, high=override, unit=unit,
+                      source="given by the user", granularity="explicit")
+    if place.cloud is not None:
+        c = place.cloud
+        values = [v / 1000 for v in c.values_g_per_kwh]
+        central = c.carbon_intensity_g_per_kwh / 1000
+        low, high = _spread(central, 0.10)
+        return Factor(name=name, value=central, low=min(low, *values), high=max(high, *values), unit=unit,
+                      source=c.source, year=c.year, granularity="cloud_region",
+                      key=f"{c.provider}:{c.region}", licence=c.licence)
+    if place.grid is not None:
+        g = place.grid
+        central = g.carbon_intensity_g_per_kwh / 1000
+        low, high = _spread(central, 0.15 if g.level == "subnational" else 0.10)
+        return Factor(name=name, value=central, low=low, high=high, unit=unit, source=g.source, year=g.year,
+                      granularity="subnational" if g.level == "subnational" else "country",
+                      key=g.key, licence=g.licence)
+    value, low, high = DEFAULT_CI_KG_PER_KWH
+    return Factor(name=name, value=value, low=low, high=high, unit=unit, granularity="world", key="world",
+                  source="world average grid intensity (IEA 2019; also CodeCarbon's fallback)", year=2019,
+                  note="location unknown: the interval spans near-zero-carbon to coal-heavy grids")
+
+
+def _operator(place: Place) -> tables.Operator | None:
+    return tables.operators().get(PROVIDER_OPERATOR[place.provider]) if place.provider else None
+
+
+def _pue(place: Place, override: float | None) -> Factor:
+    if override is not None:
+        return Factor(name="pue", value=override, low=override, high=override, unit="ratio",
+                      source="given by the user", granularity="explicit")
+    op = _operator(place)
+    if op is not None and op.pue is not None:
+        # A fleet average: single sites run a little better or worse.
+        return Factor(name="pue", value=op.pue, low=max(1.0, op.pue - 0.05), high=op.pue + 0.10, unit="ratio",
+                      source=op.source, year=op.year, granularity="operator", key=op.name)
+    value, low, high = DEFAULT_PUE
+    return Factor(name="pue", value=value, low=low, high=high, unit="ratio", source=_METHODOLOGY,
+                  granularity="default", note="facility unknown: hyperscale fleets to the industry average")
+
+
+def _wue(place: Place, override: float | None) -> Factor:
+    if override is not None:
+        return Factor(name="wue", value=override, low=override, high=override, unit="L/kWh",
+                      source="given by the user", granularity="explicit")
+    op = _operator(place)
+    if op is not None and op.wue_l_per_kwh is not None:
+        # Fleet averages hide strong climate differences between sites: half to double.
+        return Factor(name="wue", value=op.wue_l_per_kwh, low=op.wue_l_per_kwh / 2, high=op.wue_l_per_kwh * 2,
+                      unit="L/kWh", source=op.source, year=op.year, granularity="operator", key=op.name)
+    value, low, high = DEFAULT_WUE_L_PER_KWH
+    return Factor(name="wue", value=value, low=low, high=high, unit="L/kWh",
+                  source="U.S. average on-site WUE (Li, Yang, Islam, Ren, Making AI Less Thirsty)",
+                  granularity="default", note="cooling unknown: dry cooling to evaporative cooling in hot climates")
+
+
+def ewif_of_mix(share: dict[str, float], *, with_hydro: bool) -> float:
+    """Litres consumed per kWh generated by a mix (shares sum to 1).
+
+    >>> round(ewif_of_mix({"hydro": 0.5, "wind": 0.5}, with_hydro=True), 2)
+    8.5
+    """
+    water = tables.water_by_technology()
+    total = 0.0
+    for source, fraction in share.items():
+        if source == "hydro" and not with_hydro:
+            continue
+        total += fraction * water[_WATER_ROW.get(source, ("other", "generic"))][0]
+    return total
+
+
+def _ewif(place: Place, hydro: Hydro) -> Factor:
+    grid = place.mix_grid
+    if grid is None or not grid.mix_share:
+        value, low, high = DEFAULT_EWIF_L_PER_KWH
+        return Factor(name="ewif", value=value, low=low, high=high, unit="L/kWh", source=_METHODOLOGY,
+                      granularity="world", key="world", note="no generation mix: typical mixes, hydro evaporation excluded")
+    without = ewif_of_mix(grid.mix_share, with_hydro=False)
+    with_ = ewif_of_mix(grid.mix_share, with_hydro=True)
+    source = f"{grid.source} mix x Macknick et al. 2012 water consumption per technology"
+    granularity: Literal["subnational", "country"] = "subnational" if grid.level == "subnational" else "country"
+    if hydro == "both":
+        return Factor(name="ewif", value=(without + with_) / 2, low=without, high=with_, unit="L/kWh",
+                      source=source, year=grid.year, granularity=granularity, key=grid.key,
+                      note="interval: without to with hydro reservoir evaporation; central: their midpoint")
+    chosen = with_ if hydro == "with" else without
+    low, high = _spread(chosen, 0.25)
+    return Factor(name="ewif", value=chosen, low=low, high=high, unit="L/kWh", source=source, year=grid.year,
+                  granularity=granularity, key=grid.key,
+                  note=f"hydro reservoir evaporation {'counted' if hydro == 'with' else 'not counted'}")
+
+
+def _embodied_row(prefix: str) -> dict[str, str]:
+    return next(r for r in tables.embodied_table() if r["item"].startswith(prefix))
+
+
+def _embodied(gpu_name: str | None) -> Factor:
+    gpu = _embodied_row("datacenter GPU")
+    node = _embodied_row("GPU server chassis")
+    per_gpu_kg = float(gpu["embodied_kgco2e"]) + float(node["embodied_kgco2e"]) / _GPUS_PER_NODE
+    life_h = float(gpu["lifetime_years"]) * 365 * 24 * _UTILISATION
+    value = per_gpu_kg * 1000 / life_h
+    low, high = EMBODIED_RANGE_G_PER_GPU_HOUR
+    return Factor(name="embodied_per_gpu_hour", value=value, low=min(low, value), high=max(high, value),
+                  unit="gCO2e/GPU-hour", source=f"{gpu['source']}; node: {node['source']}",
+                  year=int(gpu["year"]), granularity="hardware", key=gpu_name or "datacenter GPU",
+                  note=(f"{gpu['embodied_kgco2e']} kg per GPU + {node['embodied_kgco2e']} kg per {_GPUS_PER_NODE}-GPU node,"
+                        f" {gpu['lifetime_years']} years at {_UTILISATION:.0%} utilisation"))
+
+
+def resolve_factors(
+    *,
+    country: str | None = None,
+    region: str | None = None,
+    cloud_provider: str | None = None,
+    cloud_region: str | None = None,
+    pue: float | None = None,
+    wue: float | None = None,
+    carbon_intensity: float | None = None,
+    hydro: Hydro = "both",
+    gpu_name: str | None = None,
+    on_unknown: OnUnknown = "raise",
+) -> ResolvedFactors:
+    """Resolve the location and every factor for it; overrides win over the tables."""
+    if hydro not in HYDRO_CONVENTIONS:
+        raise InvalidFactorError(f"hydro: must be one of {', '.join(HYDRO_CONVENTIONS)} (got {hydro!r})")
+    ci = None if carbon_intensity is None else check_override(
+        "carbon_intensity", carbon_intensity, maximum=2.0, hint=" in kgCO2e/kWh; did you give g/kWh?")
+    pue_v = None if pue is None else check_override("pue", pue, minimum=1.0, maximum=5.0)
+    wue_v = None if wue is None else check_override("wue", wue, maximum=50.0)
+    place = resolve_place(country=country, region=region, cloud_provider=cloud_provider,
+                          cloud_region=cloud_region, explicit_intensity=ci is not None, on_unknown=on_unknown)
+    factors = {
+        "carbon_intensity": _carbon_intensity(place, ci),
+        "pue": _pue(place, pue_v),
+        "wue": _wue(place, wue_v),
+        "ewif": _ewif(place, hydro),
+        "embodied_per_gpu_hour": _embodied(gpu_name),
+    }
+    return ResolvedFactors(place=place, factors=factors, notes=place.notes)
+
+
+def gpu_tdp_w(name: str) -> float | None:
+    """Board power of a GPU model from the bundled table, ``None`` when unknown.
+
+    Matches NVML-style names; with no form factor in the name, the first (SXM) row wins.
+
+    >>> gpu_tdp_w("NVIDIA A100-SXM4-80GB"), gpu_tdp_w("NVIDIA H100 PCIe"), gpu_tdp_w("Banana")
+    (400.0, 350.0, None)
+    """
+    wanted = tables.normalise_key(name)
+    best: tuple[int, int, float] | None = None
+    for row in tables.gpu_table():
+        model = tables.normalise_key(row["gpu"])
+        if model not in wanted:
+            continue
+        form = tables.normalise_key(row["form_factor"])
+        score = (len(model), int(bool(form) and form in wanted))
+        if best is None or score > best[:2]:
+            best = (*score, float(row["tdp_w"]))
+    return best[2] if best else None

@@ -1,0 +1,264 @@
+"""Where a run happened, resolved most specific first.
+
+Order: explicit carbon intensity > cloud provider + region > sub-national grid (US state,
+Canadian province, Nordic bidding zone) > country > world default. The level that
+supplied the grid factors is recorded in ``Location.resolved_level``.
+
+Where the location comes from: the arguments of the call; if none is given, the
+environment (``DIA_COUNTRY``, ``DIA_REGION``, ``DIA_CLOUD_PROVIDER``, ``DIA_CLOUD_REGION``);
+if none of those is set, the ``[location]`` table of the config file (``DIA_CONFIG``, else
+``<user config dir>/dia/config.toml``). Sources are not mixed: the first that names
+anything describes the whole location. No network lookup is ever made.
+
+Unknown names: with ``on_unknown="raise"`` (the default for the Python API and the CLI)
+an unknown country, region or cloud region raises :class:`UnknownLocationError` naming
+the closest known names. With ``on_unknown="world"`` (the tracker's path: measuring must
+never fail) the grid falls back to the world default, the quality drops to
+``estimated`` and a note says so. Nothing unknown ever becomes some country silently.
+
+>>> place = resolve_place(country="can")
+>>> place.location.country, place.location.resolved_level
+('CAN', 'country')
+>>> resolve_place(cloud_provider="google", cloud_region="europe-west9").location.country
+'FRA'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import tomllib
+
+from dia.constants import (
+    APP_NAME,
+    ENV_CLOUD_PROVIDER,
+    ENV_CLOUD_REGION,
+    ENV_CONFIG,
+    ENV_COUNTRY,
+    ENV_REGION,
+)
+from dia.convert import tables
+from dia.errors import UnknownLocationError, did_you_mean
+from dia.record.report import Location
+
+OnUnknown = Literal["raise", "world"]
+
+# Provider spellings -> the table's provider key, and the operator whose PUE/WUE applies.
+_PROVIDERS = {
+    "gcp": "gcp", "google": "gcp", "googlecloud": "gcp", "googlecloudplatform": "gcp",
+    "aws": "aws", "amazon": "aws", "amazonwebservices": "aws",
+    "azure": "azure", "microsoft": "azure", "microsoftazure": "azure",
+}
+PROVIDER_OPERATOR = {"gcp": "google", "aws": "aws", "azure": "microsoft"}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A resolved location plus the tables rows it points at."""
+
+    location: Location
+    grid: tables.Grid | None = None  # sub-national or country grid (None: world default)
+    cloud: tables.CloudRegion | None = None
+    mix_grid: tables.Grid | None = None  # the grid whose generation mix gives the EWIF
+    provider: str | None = None  # gcp, aws, azure
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_world_default(self) -> bool:
+        return self.cloud is None and self.grid is None
+
+
+def known_locations() -> dict[str, list[str]]:
+    """Names DIA has grid factors for: ``countries`` (ISO-3), ``regions``, ``cloud_regions``.
+
+    >>> "CAN" in known_locations()["countries"]
+    True
+    """
+    regions = sorted({g.aliases[0] if g.aliases else g.key for g in tables.subnational_grids().values()})
+    clouds = sorted(f"{c.provider}:{c.region}" for c in tables.cloud_regions().values())
+    return {"countries": sorted(tables.country_grids()), "regions": regions, "cloud_regions": clouds}
+
+
+def _config_path() -> Path:
+    explicit = os.environ.get(ENV_CONFIG)
+    if explicit:
+        return Path(explicit)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME)) / "config.toml"
+
+
+def configured_location() -> tuple[dict[str, str | None], str]:
+    """The location from the environment, else the config file: (fields, where from)."""
+    from_env = {
+        "country": os.environ.get(ENV_COUNTRY) or None, "region": os.environ.get(ENV_REGION) or None,
+        "cloud_provider": os.environ.get(ENV_CLOUD_PROVIDER) or None,
+        "cloud_region": os.environ.get(ENV_CLOUD_REGION) or None,
+    }
+    if any(from_env.values()):
+        return from_env, "environment"
+    path = _config_path()
+    try:
+        with path.open("rb") as fh:
+            section = tomllib.load(fh).get("location", {})
+    except FileNotFoundError:
+        section = {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UnknownLocationError(f"{path}: cannot read the config file: {exc}") from None
+    if not isinstance(section, dict):
+        section = {}
+    fields = {k: (str(section[k]) if section.get(k) else None)
+              for k in ("country", "region", "cloud_provider", "cloud_region")}
+    return fields, str(path)
+
+
+def resolve_location(
+    *,
+    country: str | None = None,
+    region: str | None = None,
+    cloud_provider: str | None = None,
+    cloud_region: str | None = None,
+    explicit_intensity: bool = False,
+    on_unknown: OnUnknown = "raise",
+) -> Location:
+    """Resolve a location (falling back to env vars and the config file); see module docs.
+
+    >>> resolve_location(region="quebec").country
+    'CAN'
+    """
+    return resolve_place(country=country, region=region, cloud_provider=cloud_provider,
+                         cloud_region=cloud_region, explicit_intensity=explicit_intensity,
+                         on_unknown=on_unknown).location
+
+
+def resolve_place(
+    *,
+    country: str | None = None,
+    region: str | None = None,
+    cloud_provider: str | None = None,
+    cloud_region: str | None = None,
+    explicit_intensity: bool = False,
+    on_unknown: OnUnknown = "raise",
+) -> Place:
+    """Like :func:`resolve_location`, also returning the table rows used."""
+    notes: list[str] = []
+    if not any((country, region, cloud_provider, cloud_region)):
+        fields, origin = configured_location()
+        country, region = fields["country"], fields["region"]
+        cloud_provider, cloud_region = fields["cloud_provider"], fields["cloud_region"]
+        if any(fields.values()):
+            notes.append(f"location taken from {origin}")
+
+    def unknown(message: str) -> None:
+        if on_unknown == "raise":
+            raise UnknownLocationError(message)
+        notes.append(f"{message}; ignored")
+
+    provider = None
+    if cloud_provider:
+        provider = _PROVIDERS.get(tables.normalise_key(cloud_provider))
+        if provider is None:
+            unknown(f"unknown cloud provider {cloud_provider!r}"
+                    f"{did_you_mean(cloud_provider, sorted(set(_PROVIDERS.values())))}; known: gcp, aws, azure")
+
+    cloud = None
+    if cloud_region:
+        cloud = _find_cloud(provider, cloud_region)
+        if cloud is None:
+            names = [c.region for c in tables.cloud_regions().values() if provider in (None, c.provider)]
+            where = f" for {provider}" if provider else ""
+            unknown(f"unknown cloud region {cloud_region!r}{where}{did_you_mean(cloud_region, names)}")
+        elif provider is None:
+            provider = cloud.provider
+
+    country_grid = None
+    if country:
+        country_grid = _find_country(country)
+        if country_grid is None:
+            unknown(f"unknown country {country!r}{did_you_mean(country.upper(), _country_names())}"
+                    " (use an ISO 3166-1 alpha-3 code; `dia factors --list` shows them)")
+
+    sub_grid = None
+    if region:
+        within = country_grid.key if country_grid else (cloud.country if cloud else None)
+        sub_grid = _find_region(region, within)
+        if sub_grid is None:
+            names = [g.aliases[0] if g.aliases else g.key for g in tables.subnational_grids().values()
+                     if within in (None, g.country)]
+            names += [g.name for g in tables.subnational_grids().values() if within in (None, g.country)]
+            scope = f" in {within}" if within else ""
+            unknown(f"unknown region {region!r}{scope}{did_you_mean(region, names)}")
+
+    country_code = (cloud.country if cloud else None) or (sub_grid.country if sub_grid else None) or (
+        country_grid.key if country_grid else None)
+    if country_grid is None and country_code:
+        country_grid = tables.country_grids().get(country_code)
+
+    grid = sub_grid or country_grid
+    level: Literal["explicit", "cloud_region", "subnational", "country", "world"]
+    if explicit_intensity:
+        level = "explicit"
+    elif cloud is not None:
+        level = "cloud_region"
+    elif sub_grid is not None:
+        level = "subnational"
+    elif country_grid is not None:
+        level = "country"
+    else:
+        level = "world"
+        if not explicit_intensity:
+            notes.append("location unknown: world-average grid factors with a wide interval (quality estimated)"
+                         "; set country=, DIA_COUNTRY or the config file")
+
+    # The EWIF needs a generation mix: the region's own if it has one, else its country's.
+    mix_grid = sub_grid if (sub_grid and sub_grid.mix_share) else country_grid
+    location = Location(
+        country=country_code,
+        region=sub_grid.key if sub_grid else None,
+        cloud_provider=provider,
+        cloud_region=cloud.region if cloud else None,
+        resolved_level=level,
+    )
+    return Place(location=location, grid=grid, cloud=cloud, mix_grid=mix_grid, provider=provider,
+                 notes=tuple(notes))
+
+
+def _country_names() -> list[str]:
+    grids = tables.country_grids()
+    return list(grids) + [g.name for g in grids.values()]
+
+
+def _find_country(text: str) -> tables.Grid | None:
+    grids = tables.country_grids()
+    hit = grids.get(text.strip().upper())
+    if hit:
+        return hit
+    wanted = tables.normalise_key(text)
+    for grid in grids.values():
+        if tables.normalise_key(grid.name) == wanted:
+            return grid
+    return None
+
+
+def _find_region(text: str, country: str | None) -> tables.Grid | None:
+    wanted = tables.normalise_key(text)
+    for grid in tables.subnational_grids().values():
+        if country not in (None, grid.country):
+            continue
+        names = (grid.key, grid.name, *grid.aliases)
+        if any(tables.normalise_key(n) == wanted for n in names):
+            return grid
+    return None
+
+
+def _find_cloud(provider: str | None, region: str) -> tables.CloudRegion | None:
+    regions = tables.cloud_regions()
+    wanted = tables.normalise_key(region)
+    if provider:
+        return regions.get((provider, wanted))
+    # Region names are distinct across providers (us-east-1 vs us-east1 vs eastus).
+    matches = [r for (p, key), r in regions.items() if key == wanted]
+    return matches[0] if len(matches) == 1 else None
