@@ -1,9 +1,167 @@
-"""CLI commands: lineage (to be filled by its issue)."""
+"""CLI commands: ``dia lineage`` (the DAG around a model) and ``dia rollup`` (family totals)."""
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from dia.cli._common import DbOption, JsonOption, console, fail, open_store
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from dia.aggregate.rollup import Interval, Rollup
+    from dia.link.graph import LineageGraph
+
+
+def _fmt(interval: Interval | None, unit: str) -> str:
+    if interval is None:
+        return "no report"
+    return f"{interval.value:.4g} {unit} [{interval.low:.4g}-{interval.high:.4g}]"
+
+
+def _node_label(model_id: str, relation: str | None, own: Any, *, seen: bool = False) -> str:
+    from rich.markup import escape
+
+    rel = f" [dim]({escape(relation)})[/]" if relation else ""
+    if seen:
+        return f"{escape(model_id)}{rel} [dim]... shown above (merge)[/]"
+    if own is None or not own.runs:
+        return f"{escape(model_id)}{rel}  [yellow]no report[/]"
+    from dia.record.report import worst_quality
+
+    carbon = own.sums["carbon_kg"]
+    return (f"[bold]{escape(model_id)}[/]{rel}  {own.sums['energy_kwh'].value:.4g} kWh, "
+            f"{carbon.value:.4g} kgCO2e, {own.sums['water_l'].value:.4g} L  "
+            f"[cyan]{worst_quality(*own.carbon_by_quality).value}[/] ({own.runs} runs)")
+
+
+def _lineage_doc(graph: LineageGraph, model_id: str, up: dict[str, int], down: dict[str, int],
+                 owns: dict[str, Any]) -> dict[str, Any]:
+    nodes = []
+    for mid in sorted(set(up) | set(down), key=lambda m: (-up.get(m, 0), down.get(m, 0), m)):
+        own = owns.get(mid)
+        has = own is not None and own.runs > 0
+        nodes.append({
+            "model_id": mid,
+            "direction": "self" if mid == model_id else ("ancestor" if mid in up else "descendant"),
+            "distance": up.get(mid, down.get(mid, 0)),
+            "parents": graph.relations_to_parents(mid),
+            "has_report": has, "runs": own.runs if own else 0,
+            **{q: (own.sums[q].model_dump() if has and own is not None else None)
+               for q in ("energy_kwh", "carbon_kg", "water_l")},
+        })
+    within = set(up) | set(down)
+    edges = [{"parent": p, "child": c, "relation": d.get("relation"), "method": d.get("method")}
+             for p, c, d in graph.graph.edges(data=True) if p in within and c in within]
+    return {"model": model_id, "nodes": nodes, "edges": sorted(edges, key=lambda e: (e["child"], e["parent"]))}
+
+
+def _tree(graph: LineageGraph, model_id: str, up: dict[str, int], down: dict[str, int], owns: dict[str, Any]) -> Tree:
+    from rich.tree import Tree
+
+    rels = graph.relations_to_parents(model_id)
+    root = Tree(_node_label(model_id, ", ".join(sorted(set(rels.values()))) or "pretraining", owns.get(model_id)))
+    if len(up) > 1:
+        ancestors = root.add("[dim]ancestors[/]")
+
+        def _add_up(node: Tree, mid: str) -> None:
+            for parent, relation in sorted(graph.relations_to_parents(mid).items()):
+                if parent in up:
+                    branch = node.add(_node_label(parent, f"parent: {relation}", owns.get(parent)))
+                    _add_up(branch, parent)
+
+        _add_up(ancestors, model_id)
+    shown: set[str] = {model_id}
+
+    def _add_down(node: Tree, mid: str) -> None:
+        for child in graph.children(mid):
+            if child not in down:
+                continue
+            relation = graph.relation(mid, child)
+            if child in shown:
+                node.add(_node_label(child, relation, None, seen=True))
+                continue
+            shown.add(child)
+            _add_down(node.add(_node_label(child, relation, owns.get(child))), child)
+
+    _add_down(root, model_id)
+    return root
+
+
+def lineage_command(
+    model: Annotated[str, typer.Argument(help="Model id, e.g. org/name.")],
+    depth: Annotated[int, typer.Option("--depth", min=1, help="Hops up and down from the model.")] = 2,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show the lineage DAG around a model: ancestors and descendants with their own footprints."""
+    from dia.aggregate.rollup import _own_footprints
+    from dia.link.graph import lineage
+
+    with open_store(db, read_only=True) as store:
+        graph = lineage(store)
+        graph.require(model)
+        up = graph.depths(model, upstream=True, limit=depth)
+        down = graph.depths(model, upstream=False, limit=depth)
+        owns = _own_footprints(store, set(up) | set(down))
+    if as_json:
+        typer.echo(json.dumps(_lineage_doc(graph, model, up, down, owns), indent=2))
+        return
+    console.print(_tree(graph, model, up, down, owns))
+
+
+def rollup_command(
+    model: Annotated[str, typer.Argument(help="Model id, e.g. org/name.")],
+    scope: Annotated[str, typer.Option("--scope", help="family (model + descendants) or upstream (model + ancestors).")] = "family",
+    impute: Annotated[bool, typer.Option("--impute", help="Add priors for members without a report (shown apart).")] = False,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Cumulative footprint of a model's family (or ancestry), with coverage and quality mix."""
+    from dia.aggregate.rollup import rollup
+
+    if scope not in ("family", "upstream"):
+        raise fail(f"--scope must be 'family' or 'upstream', not {scope!r}", 2)
+    with open_store(db, read_only=True) as store:
+        result = rollup(model, scope=scope, impute=impute, store=store)  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(json.dumps(result.to_json_dict(), indent=2))
+        return
+    _print_rollup(result)
+
+
+def _print_rollup(r: Rollup) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    what = "model + unique descendants" if r.scope == "family" else "model + unique ancestors"
+    console.print(f"[bold]{escape(r.model)}[/] {r.scope} ({what}): {r.members} members, "
+                  f"{r.with_report} with a report, coverage {r.coverage:.0%}")
+    console.print(f"  energy  {_fmt(r.energy_kwh, 'kWh')}")
+    console.print(f"  carbon  {_fmt(r.carbon_kg, 'kgCO2e')}")
+    console.print(f"  water   {_fmt(r.water_l, 'L')}")
+    if r.by_quality:
+        mix = ", ".join(f"{tier} {iv.value:.4g}" for tier, iv in r.by_quality.items())
+        console.print(f"  carbon by quality (kgCO2e): {mix}")
+    console.print("  relations: " + ", ".join(f"{k} {v}" for k, v in r.by_relation.items()))
+    if any(iv.value for iv in r.use.values()):
+        console.print(f"  use (inference/evaluation, not included): {_fmt(r.use['energy_kwh'], 'kWh')}, "
+                      f"{_fmt(r.use['carbon_kg'], 'kgCO2e')}")
+    if r.imputed and r.imputed_totals is not None:
+        console.print(f"  [yellow]imputed, NOT in the totals above[/]: {_fmt(r.imputed_totals['carbon_kg'], 'kgCO2e')}, "
+                      f"{_fmt(r.imputed_totals['energy_kwh'], 'kWh')}")
+    table = Table("model", "relation", "depth", "runs", "carbon kgCO2e", "quality", box=None, pad_edge=False)
+    for row in r.rows:
+        carbon = _fmt(row.carbon_kg, "") if row.has_report else (
+            f"[yellow]~{row.imputed_carbon_kg.value:.4g} imputed[/]" if row.imputed_carbon_kg else "no report")
+        table.add_row(escape(row.model_id), row.relation or "", str(row.depth), str(row.runs), carbon, row.quality)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("lineage")(lineage_command)
+    app.command("rollup")(rollup_command)

@@ -1,0 +1,1 @@
+"""Aggregate: family and upstream rollups, imputation priors, timelines, the all-models engine."""

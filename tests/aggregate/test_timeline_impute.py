@@ -1,0 +1,65 @@
+"""Timeline (cumulative family footprint by date) and imputation priors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from dia.aggregate.impute import GPU_HOUR_PRIORS, impute_member, prior_gpu_hours, recorded_gpu
+from dia.aggregate.timeline import timeline
+from dia.link.relations import Relation
+from dia.record.report import RunReport
+from dia.record.store import Store
+
+
+def test_timeline_is_cumulative_by_run_date(tmp_path: Path, make_run: Callable[..., RunReport]) -> None:
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    store.save_runs([
+        make_run("o/base", 100.0, day=0),
+        make_run("o/ft", 10.0, parents=[("o/base", "finetune")], day=5),
+        make_run("o/ft2", 20.0, parents=[("o/base", "finetune")], day=3),
+        make_run("o/ft", 50.0, kind="inference", day=9),  # use: not part of the family cost
+        make_run("o/other", 999.0, day=1),
+    ])
+    # A card-reported run without dates is placed at the model's card date.
+    card_run = make_run("o/card", 1.0, parents=[("o/base", "adapter")]).model_copy(
+        update={"started_at": None, "ended_at": None, "source": "card"})
+    store.upsert_model("o/card", created_at=datetime(2025, 1, 4, 12, tzinfo=timezone.utc))
+    store.save_runs([card_run])
+    points = timeline("o/base", store=store)
+    assert [p.member for p in points] == ["o/base", "o/ft2", "o/card", "o/ft"]
+    assert [p.energy_kwh for p in points] == pytest.approx([100.0, 120.0, 121.0, 131.0])
+    assert [p.carbon_kg for p in points] == pytest.approx([50.0, 60.0, 60.5, 65.5])
+    assert all(p.model_id == "o/base" for p in points)
+    both = timeline(["o/base", "o/other"], store=store)
+    assert [p.date for p in both] == sorted(p.date for p in both)
+    assert {p.model_id for p in both} == {"o/base", "o/other"}
+    store.close()
+
+
+def test_every_relation_has_a_documented_prior() -> None:
+    assert {r.value for r in Relation} <= set(GPU_HOUR_PRIORS)
+    # The DIA paper's priors.
+    assert prior_gpu_hours("adapter", "lora") == 1.0
+    assert prior_gpu_hours("adapter", "qlora") == 1.5
+    assert prior_gpu_hours("quantization", "gguf") == 0.5
+    assert prior_gpu_hours("merge") == 0.2
+    assert prior_gpu_hours("distillation") == 200.0
+    assert prior_gpu_hours("finetune") == 100.0
+    assert prior_gpu_hours("duplicate") == 0.0
+    assert prior_gpu_hours("pretraining") is None and impute_member("pretraining", gpu_name=None) is None
+
+
+def test_imputation_scales_with_prior_and_uses_recorded_gpu() -> None:
+    ft = impute_member("finetune", gpu_name=None)
+    lora = impute_member("adapter", "lora", gpu_name=None)
+    assert ft is not None and lora is not None
+    assert ft.carbon_kg.value == pytest.approx(100 * lora.carbon_kg.value)
+    # 100 GPU-h x 400 W x 70 % x PUE 1.2 = 33.6 kWh facility energy
+    assert ft.energy_kwh.value == pytest.approx(33.6)
+    assert ft.energy_kwh.low < ft.energy_kwh.value < ft.energy_kwh.high
+    assert recorded_gpu({"hardware": {"gpus": [{"name": "NVIDIA H100", "count": 8}]}}) == "NVIDIA H100"
+    assert recorded_gpu({}) is None
