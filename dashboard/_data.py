@@ -1,0 +1,372 @@
+"""Data access for the dashboard pages: every figure comes from the store's SQL aggregates,
+the lineage module or the rollup, never from loading every run into pandas.
+
+The pages read the store named by ``DIA_DASHBOARD_DB`` (set by ``dia dashboard``; default:
+the usual ``DIA_DATABASE_URL`` / embedded store). ``DIA_DASHBOARD_PUBLIC=1`` opens it
+read-only and hides host and process details.
+
+>>> fmt(1234.5678), fmt(0.000123), fmt(None)
+('1,235', '0.000123', '-')
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dia.aggregate.rollup import Rollup
+    from dia.link.graph import LineageGraph
+    from dia.record.report import RunReport
+    from dia.record.store import Store
+
+ENV_DB = "DIA_DASHBOARD_DB"
+ENV_PUBLIC = "DIA_DASHBOARD_PUBLIC"
+QUANTITIES: tuple[tuple[str, str, str], ...] = (
+    ("energy_kwh", "Energy", "kWh"), ("carbon_kg", "Carbon", "kgCO2e"), ("water_l", "Water", "L"),
+)
+# Colours of the quality tiers, best (green) to worst (grey), shared by every chart.
+QUALITY_COLOURS = {
+    "measured": "#1a9850", "sampled": "#66bd63", "reported": "#3288bd", "estimated": "#fdae61",
+    "imputed": "#d73027", "unavailable": "#999999",
+}
+
+
+# -- settings and formatting ----------------------------------------------------------------
+
+def db_url() -> str:
+    """The store URL the dashboard shows (``DIA_DASHBOARD_DB``, else the default store)."""
+    from dia.record.store import default_database_url
+
+    return os.environ.get(ENV_DB) or default_database_url()
+
+
+def is_public() -> bool:
+    """Public mode: read-only store, no host/pid, no write paths."""
+    return os.environ.get(ENV_PUBLIC, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def fmt(x: float | None) -> str:
+    """Four significant figures, thousands separated; ``-`` for nothing."""
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}" if abs(x) >= 1e-4 else f"{x:.2e}"
+
+
+def fmt_interval(value: float, low: float, high: float) -> str:
+    """``"12.5 [10-15]"`` (the interval only when it is not a single point)."""
+    if low == high == value:
+        return fmt(value)
+    return f"{fmt(value)} [{fmt(low)}-{fmt(high)}]"
+
+
+def safe(text: object) -> str:
+    """HTML-escaped text for Plotly hover labels and node texts (Plotly renders a tag subset)."""
+    return html.escape(str(text), quote=True)
+
+
+# -- store --------------------------------------------------------------------------------------
+
+def open_store(url: str | None = None, public: bool | None = None) -> Store:
+    """Open the store: read-only in public mode, and whenever the SQLite file already exists
+    (the dashboard never writes, and a read-only handle cannot lock out a running tracker)."""
+    from dia.record.store import Store, sqlite_file
+
+    url = url or db_url()
+    public = is_public() if public is None else public
+    path = sqlite_file(url)
+    read_only = public or (path is not None and path.exists())
+    return Store(url, read_only=read_only)
+
+
+def graph_of(store: Store) -> LineageGraph:
+    from dia.link.graph import lineage
+
+    return lineage(store)
+
+
+@dataclass
+class Overview:
+    """Store-wide totals of production runs (use runs apart), coverage and quality mix."""
+
+    runs: int
+    models: int
+    models_with_report: int
+    totals: dict[str, tuple[float, float, float]]
+    use_totals: dict[str, tuple[float, float, float]]
+    carbon_by_quality: dict[str, float]
+    runs_by_quality: dict[str, int]
+    families: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> float:
+        return self.models_with_report / self.models if self.models else 0.0
+
+
+def overview(store: Store, *, top: int = 10) -> Overview:
+    """Totals, coverage, quality mix and the largest families, all from SQL aggregates."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from dia.record.tables import RunRow
+
+    per_model = store.model_totals()
+    totals = {q: (0.0, 0.0, 0.0) for q, _, _ in QUANTITIES}
+    for t in per_model.values():
+        for q, _, _ in QUANTITIES:
+            a, b = totals[q], getattr(t, q)
+            totals[q] = (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+    sums: list[Any] = []
+    for q, _, _ in QUANTITIES:
+        sums += [func.sum(getattr(RunRow, q)), func.sum(getattr(RunRow, q + "_low")),
+                 func.sum(getattr(RunRow, q + "_high"))]
+    use_stmt = select(*sums).where(col(RunRow.is_use).is_(True))
+    mix_stmt = (select(col(RunRow.quality), func.count(), func.sum(col(RunRow.carbon_kg)))
+                .where(col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
+                .group_by(col(RunRow.quality)))
+    with store._session() as session:
+        use_row = [float(x or 0.0) for x in session.execute(use_stmt).one()]
+        mix = session.execute(mix_stmt).all()
+    use_totals = {q: (use_row[3 * i], use_row[3 * i + 1], use_row[3 * i + 2])
+                  for i, (q, _, _) in enumerate(QUANTITIES)}
+    graph = graph_of(store)
+    roots = graph.roots()
+    family = _family_totals(graph, per_model) if roots else {}
+    families: list[dict[str, Any]] = []
+    for root in roots:
+        fam = family.get(root)
+        if not fam or fam["members"] < 1:
+            continue
+        families.append({
+            "family": root, "members": int(fam["members"]), "with_report": int(fam["with_report"]),
+            "coverage": fam["with_report"] / fam["members"],
+            **{q: fam[q] for q, _, _ in QUANTITIES},
+            "carbon_kg_low": fam["carbon_kg_low"], "carbon_kg_high": fam["carbon_kg_high"],
+        })
+    families.sort(key=lambda f: (-float(f["carbon_kg"]), -int(f["members"]), str(f["family"])))
+    return Overview(
+        runs=store.run_count(), models=len(graph), models_with_report=sum(1 for t in per_model.values() if t.runs),
+        totals=totals, use_totals=use_totals,
+        carbon_by_quality={str(q): float(c or 0.0) for q, _n, c in mix},
+        runs_by_quality={str(q): int(n) for q, n, _c in mix}, families=families[:top],
+    )
+
+
+def _family_totals(graph: LineageGraph, per_model: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Family totals of every model (``dia.aggregate.fast``), reusing the graph and the
+    per-model sums already read, so the store is not queried twice."""
+    from dia.aggregate.fast import COLUMNS, FamilyEngine, own_matrix
+
+    ids = graph.models()
+    index = {m: i for i, m in enumerate(ids)}
+    pairs = [(index[p], index[c]) for p, c in graph.graph.edges()]
+    engine = FamilyEngine(len(ids), [p for p, _ in pairs], [c for _, c in pairs])
+    summed = engine.family_totals(own_matrix(ids, per_model))
+    return {m: dict(zip(COLUMNS, map(float, summed[i]), strict=True)) for i, m in enumerate(ids)}
+
+
+def family_rollup(store: Store, model_id: str, scope: str = "family", *, impute: bool = False,
+                  graph: LineageGraph | None = None) -> Rollup:
+    """The same computation as ``dia rollup`` (so the page and the CLI agree)."""
+    from dia.aggregate.rollup import rollup
+
+    return rollup(model_id, scope=scope, impute=impute, store=store, graph=graph)  # type: ignore[arg-type]
+
+
+def dag_layout(graph: LineageGraph, rolled: Rollup, *, max_nodes: int = 400) -> dict[str, Any]:
+    """Node positions for a layered drawing: x = depth, y spread within each depth.
+
+    Large families are cut to the ``max_nodes`` members with the largest carbon (plus the
+    shallowest ones), so the chart stays readable and fast; the table lists everyone.
+    """
+    rows = rolled.rows
+    if len(rows) > max_nodes:
+        ranked = sorted(rows, key=lambda r: (r.depth > 1, -(r.carbon_kg.value if r.carbon_kg else 0.0), r.depth, r.model_id))
+        rows = sorted(ranked[:max_nodes], key=lambda r: (r.depth, r.model_id))
+    keep = {r.model_id for r in rows}
+    by_depth: dict[int, list[str]] = {}
+    for r in rows:
+        by_depth.setdefault(r.depth, []).append(r.model_id)
+    pos: dict[str, tuple[float, float]] = {}
+    for depth, ids in by_depth.items():
+        n = len(ids)
+        for i, mid in enumerate(ids):
+            pos[mid] = (float(depth), (i - (n - 1) / 2.0))
+    upstream = rolled.scope == "upstream"
+    edges = []
+    for parent, child in graph.graph.edges():
+        if parent in keep and child in keep:
+            edges.append((parent, child) if not upstream else (child, parent))
+    return {"rows": rows, "pos": pos, "edges": edges, "shown": len(rows), "total": len(rolled.rows)}
+
+
+def run_page(store: Store, *, model_id: str | None = None, kind: str | None = None,
+             status: str | None = None, country: str | None = None, page: int = 0,
+             page_size: int = 50) -> tuple[int, list[RunReport]]:
+    """One page of runs (newest first) and the total count for the same filters."""
+    count = store.run_count(model_id=model_id, kind=kind, status=status, country=country)
+    runs = store.list_runs(model_id=model_id, kind=kind, status=status, country=country,
+                           limit=page_size, offset=page * page_size)
+    return count, runs
+
+
+def run_rows(runs: list[RunReport], *, public: bool) -> list[dict[str, Any]]:
+    """Flat rows for the runs table; no host or pid in public mode."""
+    rows = []
+    for r in runs:
+        row: dict[str, Any] = {
+            "run": r.id, "model": r.model_id or "", "kind": r.kind.value, "status": r.status.value,
+            "started": r.started_at.isoformat(timespec="seconds") if r.started_at else "",
+            "energy_kwh": r.energy.it_kwh.value,
+            "carbon_kg": r.carbon.total_kg.value if r.carbon else None,
+            "water_l": r.water.total_l.value if r.water else None,
+            "quality": r.carbon.total_kg.quality.value if r.carbon else "unavailable",
+            "country": r.location.country or "", "meter": r.meter,
+        }
+        if not public:
+            row["host"] = r.host or ""
+            row["pid"] = r.pid
+        rows.append(row)
+    return rows
+
+
+def distinct(store: Store, column: str) -> list[str]:
+    """Distinct non-null values of a run column (model_id, kind, status, country) for filters."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from dia.record.tables import RunRow
+
+    c = col(getattr(RunRow, column))
+    with store._session() as session:
+        return [str(v) for v in session.execute(select(c).where(c.is_not(None)).distinct().order_by(c)).scalars()]
+
+
+def runs_by_country(store: Store) -> list[dict[str, Any]]:
+    """Production and use runs per country (ISO-3), with their energy and carbon (SQL)."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from dia.record.tables import RunRow
+
+    stmt = (select(col(RunRow.country), func.count(), func.sum(col(RunRow.energy_kwh)),
+                   func.sum(col(RunRow.carbon_kg)), func.sum(col(RunRow.water_l)))
+            .where(col(RunRow.rank) == 0).group_by(col(RunRow.country)))
+    with store._session() as session:
+        return [{"country": c or "unknown", "runs": int(n), "energy_kwh": float(e or 0.0),
+                 "carbon_kg": float(k or 0.0), "water_l": float(w or 0.0)}
+                for c, n, e, k, w in session.execute(stmt).all()]
+
+
+def inference_intensity(store: Store, model_id: str, *, cap: int = 5000) -> float | None:
+    """Wh per 1,000 inferences over the model's inference runs (latest ``cap`` runs)."""
+    energy_kwh = 0.0
+    inferences = 0
+    for r in store.list_runs(model_id=model_id, kind="inference", limit=cap):
+        if r.workload.inferences:
+            energy_kwh += r.energy.it_kwh.value
+            inferences += r.workload.inferences
+    return energy_kwh * 1e6 / inferences if inferences else None
+
+
+def what_if(energy_kwh: float, places: list[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
+    """Carbon and water of ``energy_kwh`` at each place (``dia.convert.footprint``)."""
+    from dia.convert import footprint
+
+    out = []
+    for label, where in places:
+        try:
+            fp = footprint(energy_kwh, **where)  # type: ignore[arg-type]
+        except Exception as exc:  # a place the tables cannot resolve is listed, not fatal
+            out.append({"place": label, "error": str(exc).splitlines()[0]})
+            continue
+        row: dict[str, Any] = {
+            "place": label, "level": fp.level,
+            "carbon_kg": fp.carbon.total_kg.value, "carbon_kg_low": fp.carbon.total_kg.low,
+            "carbon_kg_high": fp.carbon.total_kg.high,
+            "water_l": fp.water.total_l.value, "water_l_low": fp.water.total_l.low,
+            "water_l_high": fp.water.total_l.high,
+        }
+        out.append(row)
+    return out
+
+
+def cloud_place(name: str) -> dict[str, str]:
+    """``"gcp:us-central1"`` or ``"gcp/us-central1"`` -> footprint keyword arguments."""
+    for sep in (":", "/"):
+        if sep in name:
+            provider, region = name.split(sep, 1)
+            return {"cloud_provider": provider, "cloud_region": region}
+    return {"cloud_region": name}
+
+
+def factor_tables() -> dict[str, Any]:
+    """The packaged factor tables (``dia/convert/data/*.csv``) as pandas frames, by file name."""
+    from importlib import resources
+
+    import pandas as pd
+
+    out = {}
+    folder = resources.files("dia") / "convert" / "data"
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".csv"):
+            with item.open("r", encoding="utf-8") as fh:
+                out[item.name] = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    return out
+
+
+def family_timeline(store: Store, families: list[str], *, graph: LineageGraph | None = None,
+                    max_points: int = 2000) -> list[dict[str, Any]]:
+    """Cumulative production footprint of each family over time (the rebound view).
+
+    Same rules as :func:`dia.aggregate.timeline.timeline` (runs dated by end, else start,
+    else the model's card date; undated runs left out), but with two SQL queries in all,
+    and at most ``max_points`` points per family (the running total is exact at each
+    point kept; the last point is always kept).
+    """
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from dia.record.tables import ModelRow, RunRow
+
+    graph = graph or graph_of(store)
+    members = {f: {f, *graph.descendants(f)} for f in families}
+    everyone = set().union(*members.values()) if members else set()
+    if not everyone:
+        return []
+    small = len(everyone) <= 500  # small sets: let the database filter
+    runs_stmt = select(col(RunRow.model_id), col(RunRow.ended_at), col(RunRow.started_at), col(RunRow.energy_kwh),
+                       col(RunRow.carbon_kg), col(RunRow.water_l)).where(
+        col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
+    models_stmt = select(col(ModelRow.id), col(ModelRow.created_at))
+    if small:
+        runs_stmt = runs_stmt.where(col(RunRow.model_id).in_(sorted(everyone)))
+        models_stmt = models_stmt.where(col(ModelRow.id).in_(sorted(everyone)))
+    with store._session() as session:
+        runs = [r for r in session.execute(runs_stmt).all() if r[0] in everyone]
+        created = {m: c for m, c in session.execute(models_stmt).all() if m in everyone}
+    out: list[dict[str, Any]] = []
+    for family, group in members.items():
+        events = []
+        for mid, ended, started, energy, carbon, water in runs:
+            if mid in group:
+                when = ended or started or created.get(mid)
+                if when is not None:
+                    events.append((when.replace(tzinfo=None), mid, energy or 0.0, carbon or 0.0, water or 0.0))
+        events.sort(key=lambda e: (e[0], e[1]))
+        step = max(1, -(-len(events) // max_points))
+        energy_kwh = carbon_kg = water_l = 0.0
+        for i, (when, mid, energy, carbon, water) in enumerate(events):
+            energy_kwh += energy
+            carbon_kg += carbon
+            water_l += water
+            if i % step == 0 or i == len(events) - 1:
+                out.append({"date": when, "model_id": family, "energy_kwh": energy_kwh, "carbon_kg": carbon_kg,
+                            "water_l": water_l, "member": mid})
+    return out

@@ -1,0 +1,82 @@
+"""Streamlit glue shared by the pages: cached data access and small widgets.
+
+Caches are keyed by the store URL (and the page's arguments) and expire after a minute,
+so a running tracker's new runs show up without restarting the dashboard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+from dia.dashboard import _data
+
+TTL_S = 60
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str, public: bool) -> Any:
+    return _data.open_store(url, public)
+
+
+def store() -> Any:
+    """The (cached) store this dashboard shows."""
+    return _store(_data.db_url(), _data.is_public())
+
+
+@st.cache_resource(ttl=TTL_S, show_spinner=False)
+def _graph(url: str, public: bool) -> Any:
+    return _data.graph_of(_store(url, public))
+
+
+def graph() -> Any:
+    return _graph(_data.db_url(), _data.is_public())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def overview(url: str, public: bool) -> _data.Overview:
+    return _data.overview(_store(url, public))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def rollup(url: str, public: bool, model_id: str, scope: str, impute: bool) -> Any:
+    return _data.family_rollup(_store(url, public), model_id, scope, impute=impute, graph=_graph(url, public))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def model_ids(url: str, public: bool) -> list[str]:
+    return _graph(url, public).models()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def timeline(url: str, public: bool, families: tuple[str, ...]) -> list[dict[str, Any]]:
+    return _data.family_timeline(_store(url, public), list(families), graph=_graph(url, public))
+
+
+def header(title: str, blurb: str) -> None:
+    """Page title, one line of what it shows, and which store (password masked)."""
+    st.title(title)
+    st.caption(blurb)
+    s = store()
+    where = "public, read-only" if _data.is_public() else ("read-only" if s.read_only else "read-write")
+    st.text(f"store: {s.masked_url} ({where})")
+
+
+def metric_row(values: dict[str, tuple[float, float, float]], *, prefix: str = "") -> None:
+    """Energy, carbon and water as metrics, the interval under each value."""
+    cols = st.columns(len(_data.QUANTITIES))
+    for column, (q, label, unit) in zip(cols, _data.QUANTITIES, strict=True):
+        v, lo, hi = values[q]
+        column.metric(f"{prefix}{label} ({unit})", _data.fmt(v), help=f"interval {_data.fmt(lo)} to {_data.fmt(hi)} {unit}")
+        column.text(f"range {_data.fmt(lo)} - {_data.fmt(hi)}")
+
+
+def pick_model(label: str, *, key: str, default: str | None = None) -> str | None:
+    """A searchable model picker (Streamlit's selectbox filters as you type)."""
+    ids = model_ids(_data.db_url(), _data.is_public())
+    if not ids:
+        st.info("No models in this store yet: record a run with `dia.track` or ingest a card.")
+        return None
+    wanted = st.query_params.get("model") or default
+    index = ids.index(wanted) if wanted in ids else 0
+    return st.selectbox(label, ids, index=index, key=key)

@@ -1,0 +1,199 @@
+"""Every dashboard page through Streamlit's AppTest on a filled store: no exception, and the
+key numbers equal what ``dia rollup --json`` and ``dia runs --json`` print for the same store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("streamlit")
+from dia.dashboard._data import fmt
+from streamlit.testing.v1 import AppTest
+
+from dia.cli.main import app
+
+PAGES = Path(__file__).resolve().parents[2] / "dashboard"
+XSS = "<script>alert(1)</script>"
+
+
+def _cli_json(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _page(name: str, url: str, monkeypatch: pytest.MonkeyPatch, *, public: bool = False) -> AppTest:
+    monkeypatch.setenv("DIA_DASHBOARD_DB", url)
+    monkeypatch.setenv("DIA_DASHBOARD_PUBLIC", "1" if public else "0")
+    at = AppTest.from_file(str(PAGES / "views" / f"{name}.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(t.value for t in at.text)
+
+
+def test_overview_totals_equal_cli_runs(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = [json.loads(line) for line in _cli_json("runs", "--json", "--limit", "1000", "--db", filled_url).splitlines()]
+    production = [r for r in runs if r["kind"] not in ("inference", "evaluation") and r["model_id"]]
+    at = _page("overview", filled_url, monkeypatch)
+    m = _metrics(at)
+    assert m["Energy (kWh)"] == fmt(sum(r["energy"]["it_kwh"]["value"] for r in production))
+    assert m["Carbon (kgCO2e)"] == fmt(sum(r["carbon"]["total_kg"]["value"] for r in production))
+    assert m["Water (L)"] == fmt(sum(r["water"]["total_l"]["value"] for r in production))
+    assert m["Runs"] == f"{len(runs):,}"
+    # 8 models (two of them card-only), 6 with a production run
+    assert m["Models"] == "8" and m["Coverage"] == "75%"
+    frames = [df.value for df in at.dataframe]
+    families = next(f for f in frames if "family" in f.columns)
+    assert list(families["family"])[:2] == ["org/base", "other/root"]
+    base = _cli_json("rollup", "org/base", "--json", "--db", filled_url)
+    assert families.iloc[0]["carbon_kg"] == pytest.approx(json.loads(base)["carbon_kg"]["value"])
+    assert families.iloc[0]["members"] == json.loads(base)["members"]
+
+
+@pytest.mark.parametrize("scope", ["family", "upstream"])
+def test_lineage_equals_cli_rollup(filled_url: str, monkeypatch: pytest.MonkeyPatch, scope: str) -> None:
+    model = "org/base" if scope == "family" else "org/merged"
+    expected = json.loads(_cli_json("rollup", model, "--scope", scope, "--json", "--db", filled_url))
+    monkeypatch.setenv("DIA_DASHBOARD_DB", filled_url)
+    at = AppTest.from_file(str(PAGES / "views" / "lineage.py"), default_timeout=60)
+    at.run()
+    at.selectbox(key="lineage_model").select(model).run()
+    at.radio(key="lineage_scope").set_value(scope).run()
+    assert not at.exception, [e.value for e in at.exception]
+    m = _metrics(at)
+    assert m["Cumulative Energy (kWh)"] == fmt(expected["energy_kwh"]["value"])
+    assert m["Cumulative Carbon (kgCO2e)"] == fmt(expected["carbon_kg"]["value"])
+    assert m["Cumulative Water (L)"] == fmt(expected["water_l"]["value"])
+    assert m["Members"] == str(expected["members"])
+    assert m["Coverage"] == f"{expected['coverage']:.0%}"
+    members = next(df.value for df in at.dataframe if "has_report" in df.value.columns)
+    assert sorted(members["model"]) == sorted(r["model_id"] for r in expected["rows"])
+    if scope == "family":  # members with no report are listed, the XSS id as plain data
+        assert XSS in set(members["model"]) and "org/silent" in set(members["model"])
+        assert not members.set_index("model").loc["org/silent", "has_report"]
+
+
+def test_lineage_imputed_shown_apart(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = json.loads(_cli_json("rollup", "org/base", "--impute", "--json", "--db", filled_url))
+    monkeypatch.setenv("DIA_DASHBOARD_DB", filled_url)
+    at = AppTest.from_file(str(PAGES / "views" / "lineage.py"), default_timeout=60).run()
+    at.toggle(key="lineage_impute").set_value(True).run()
+    assert not at.exception
+    assert _metrics(at)["Cumulative Carbon (kgCO2e)"] == fmt(expected["carbon_kg"]["value"])  # unchanged
+    assert any("NOT in the totals" in w.value and fmt(expected["imputed_totals"]["carbon_kg"]["value"]) in w.value
+               for w in at.warning)
+
+
+def test_runs_page_matches_cli_and_hides_host_in_public(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = [json.loads(line) for line in _cli_json("runs", "--json", "--db", filled_url).splitlines()]
+    at = _page("runs", filled_url, monkeypatch)
+    table = at.dataframe[0].value
+    assert list(table["run"]) == [r["id"] for r in runs]
+    assert list(table["carbon_kg"]) == pytest.approx([r["carbon"]["total_kg"]["value"] for r in runs])
+    assert "host" in table.columns
+    assert f"{len(runs):,} runs match" in _texts(at)
+    # filter by model and page through
+    at.selectbox(key="runs_model").select("org/base").run()
+    assert list(at.dataframe[0].value["model"]) == ["org/base", "org/base"]
+    figures = next(df.value for df in at.dataframe if "figure" in df.value.columns)
+    assert {"energy GPU", "energy CPU", "energy RAM", "carbon total"} <= set(figures["figure"])
+    factors = next(df.value for df in at.dataframe if "source" in df.value.columns)
+    assert factors.iloc[0]["source"].startswith("Ember")
+    assert len(at.get("plotly_chart")) >= 2  # energy split and power trace
+
+    public = _page("runs", filled_url, monkeypatch, public=True)
+    everything = "\n".join(df.value.to_csv() for df in public.dataframe) + _texts(public)
+    assert "host" not in public.dataframe[0].value.columns
+    assert "secret-host" not in everything and "4242" not in everything
+    assert "public, read-only" in _texts(public)
+
+
+def test_compare_page(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIA_DASHBOARD_DB", filled_url)
+    at = AppTest.from_file(str(PAGES / "views" / "compare.py"), default_timeout=60).run()
+    at.multiselect(key="compare_models").set_value(["org/base", "org/base-chat"]).run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("model")
+    fam = json.loads(_cli_json("rollup", "org/base", "--json", "--db", filled_url))
+    up = json.loads(_cli_json("rollup", "org/base-chat", "--scope", "upstream", "--json", "--db", filled_url))
+    assert table.loc["org/base", "family_carbon_kg"] == pytest.approx(fam["carbon_kg"]["value"])
+    assert table.loc["org/base-chat", "upstream_carbon_kg"] == pytest.approx(up["carbon_kg"]["value"])
+    assert table.loc["org/base", "own_energy_kwh"] == pytest.approx(120.0)
+    # 0.2 kWh over 4,000 inferences = 50 Wh per 1,000
+    assert table.loc["org/base-chat", "wh_per_1000_inferences"] == pytest.approx(50.0)
+
+
+def test_regions_page_what_if_and_map(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia.convert import footprint
+
+    at = _page("regions", filled_url, monkeypatch)
+    frames = [df.value for df in at.dataframe]
+    what_if = next(f for f in frames if "place" in f.columns).set_index("place")
+    energy = at.number_input(key="regions_energy").value
+    assert energy == pytest.approx(187.5)
+    assert what_if.loc["FRA", "carbon_kg"] == pytest.approx(footprint(energy, country="FRA").carbon.total_kg.value)
+    assert what_if.loc["FRA", "carbon_kg"] < what_if.loc["POL", "carbon_kg"]
+    countries = next(f for f in frames if "runs" in f.columns).set_index("country")
+    assert countries.loc["USA", "runs"] == 6 and countries.loc["FRA", "runs"] == 2
+
+
+def test_methodology_lists_factor_tables_with_sources(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _page("methodology", filled_url, monkeypatch)
+    assert len(at.dataframe) >= 3
+    assert all("source" in df.value.columns for df in at.dataframe)
+    assert "cloud-regions.csv" in _texts(at)
+
+
+def test_app_entry_point_and_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia.record.store import Store
+
+    url = f"sqlite:///{tmp_path}/empty.sqlite"
+    Store(url).close()
+    monkeypatch.setenv("DIA_DASHBOARD_DB", url)
+    at = AppTest.from_file(str(PAGES / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any("This store is empty" in i.value for i in at.info)
+
+
+def test_public_store_is_read_only(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia.dashboard._data import open_store
+
+    from dia.errors import StoreError
+
+    store = open_store(filled_url, public=True)
+    assert store.read_only
+    with pytest.raises(StoreError, match="read-only"):
+        store.add_edge("a/b", "c/d", "finetune")
+    store.close()
+
+
+def test_family_timeline_equals_aggregate_timeline(filled_url: str) -> None:
+    from dia.dashboard._data import family_timeline, open_store
+
+    from dia.aggregate.timeline import timeline
+
+    store = open_store(filled_url, public=True)
+    families = ["org/base", "other/root"]
+    expected = [p.model_dump() for p in timeline(families, store=store)]
+    got = sorted(family_timeline(store, families), key=lambda p: (p["date"], p["model_id"]))
+    assert [(p["date"], p["model_id"], p["member"]) for p in got] == [(p["date"], p["model_id"], p["member"]) for p in expected]
+    assert [p["carbon_kg"] for p in got] == pytest.approx([p["carbon_kg"] for p in expected])
+    # thinned: at most max_points per family, the final total exact
+    thin = [p for p in family_timeline(store, ["org/base"], max_points=2) if p["model_id"] == "org/base"]
+    assert len(thin) <= 3 and thin[-1]["carbon_kg"] == pytest.approx(expected_last(expected, "org/base"))
+    store.close()
+
+
+def expected_last(points: list[dict[str, object]], family: str) -> float:
+    return float([p["carbon_kg"] for p in points if p["model_id"] == family][-1])  # type: ignore[arg-type]
