@@ -1,9 +1,115 @@
-"""CLI commands: run (to be filled by its issue)."""
+"""``dia run -- CMD ARGS...``: run a command, measure its whole process tree, save the report.
+
+The summary goes to stderr (the command's own output stays clean on stdout) and
+``dia run`` exits with the command's exit code (128 + N when a signal N ended it)::
+
+    dia run --model me/tiny --parent org/base:lora --kind finetune --country FRA -- python train.py
+"""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from dia.cli._common import DbOption, JsonOption, err_console, fail
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dia.record.report import Quantity, RunReport
+
+
+def _num(x: float) -> str:
+    if x == 0:
+        return "0"
+    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
+
+
+def _q(q: Quantity | None) -> str:
+    if q is None:
+        return "-"
+    return f"{_num(q.value)} {q.unit}  [{_num(q.low)} - {_num(q.high)}]  ({q.quality.value})"
+
+
+def summary_lines(report: RunReport) -> list[str]:
+    """The one-screen summary: energy, carbon and water with intervals and quality."""
+    lines = [
+        f"run {report.id}  {report.model_id or '(no model)'}  {report.kind.value}  {report.status.value}",
+        f"duration   {report.duration_s or 0:.1f} s   meter {report.meter}   location {report.location.describe()}",
+        f"energy     {_q(report.energy.it_kwh)}",
+    ]
+    if report.energy.facility_kwh is not None:
+        lines.append(f"facility   {_q(report.energy.facility_kwh)}")
+    lines.append(f"carbon     {_q(report.carbon.total_kg if report.carbon else None)}")
+    lines.append(f"water      {_q(report.water.total_l if report.water else None)}")
+    lines += [f"note: {n}" for n in report.notes[:4]]
+    return lines
+
+
+def _exit_code(returncode: int) -> int:
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+def _status(returncode: int) -> str:
+    if returncode == 0:
+        return "completed"
+    if returncode in (-signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGTERM):
+        return "interrupted"
+    return "failed"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``dia run`` to ``app``."""
+
+    @app.command("run", context_settings={"allow_interspersed_args": False})
+    def run_cmd(
+        command: Annotated[list[str], typer.Argument(help="The command to run, after `--`.", show_default=False)],
+        model: Annotated[str | None, typer.Option("--model", "-m", help="Model id the run produces or uses.")] = None,
+        parent: Annotated[list[str] | None, typer.Option("--parent", "-p", help="Parent model ID[:RELATION]; repeatable.")] = None,
+        kind: Annotated[str, typer.Option("--kind", "-k", help="pretraining, finetuning, adapter, inference, ...")] = "other",
+        country: Annotated[str | None, typer.Option("--country", help="ISO 3166 alpha-3 country of the machine.")] = None,
+        region: Annotated[str | None, typer.Option("--region", help="Sub-national grid region (US state, ...).")] = None,
+        cloud_provider: Annotated[str | None, typer.Option("--cloud-provider")] = None,
+        cloud_region: Annotated[str | None, typer.Option("--cloud-region")] = None,
+        meter: Annotated[str, typer.Option("--meter", help="auto, nvml, rapl, estimate or codecarbon.")] = "auto",
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Run COMMAND, measure it (the whole process tree), save and summarise the report."""
+        from dia.tracker import track
+
+        kwargs: dict[str, Any] = {"store": db} if db else {}
+        run = track(model, parents=parent or [], kind=kind, country=country, region=region,
+                    cloud_provider=cloud_provider, cloud_region=cloud_region, meter=meter, **kwargs)
+        run.start()
+        try:
+            proc = subprocess.Popen(command)
+        except OSError as exc:
+            run.stop("failed", note=f"command could not start: {exc.strerror}")
+            raise fail(f"cannot run {command[0]}: {exc.strerror}", 127) from None
+        returncode = _wait_forwarding_signals(proc)
+        report = run.stop(_status(returncode))
+        if as_json:
+            typer.echo(report.to_json(indent=2))
+        for line in summary_lines(report):
+            err_console.print(line, highlight=False, soft_wrap=True)
+        raise typer.Exit(_exit_code(returncode))
+
+
+def _wait_forwarding_signals(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for the child; SIGTERM is passed on, Ctrl-C is left to the child (same group)."""
+    def forward(signum: int, _frame: Any) -> None:
+        proc.send_signal(signum)
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, forward if sig == signal.SIGTERM else signal.SIG_IGN)
+        except ValueError:  # not the main thread (tests calling the app in a thread)
+            pass
+    try:
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,89 @@
+"""The meter interface and the plain measurements meters return.
+
+A meter measures a window that opens at :meth:`Meter.start`. :meth:`Meter.read` returns
+the energy *since the start* per component (cumulative), so phases and checkpoints are
+differences of two reads. Meters that integrate power are advanced by :meth:`Meter.sample`,
+called from the run's background thread at the sampling interval.
+
+>>> from dia.measure.base import ComponentEnergy
+>>> ComponentEnergy("cpu", 3600.0, 3000.0, 4000.0, "estimated").kwh
+0.001
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+Component = Literal["gpu", "cpu", "ram"]
+COMPONENTS: tuple[Component, ...] = ("gpu", "cpu", "ram")
+J_PER_KWH = 3.6e6
+
+
+class DIAWarning(UserWarning):
+    """A problem inside DIA that degraded a measurement; the user's code goes on."""
+
+
+@dataclass(frozen=True)
+class ComponentEnergy:
+    """Energy of one component since the window opened, in joules, with an interval."""
+
+    component: Component
+    energy_j: float
+    low_j: float
+    high_j: float
+    quality: str  # a dia.record.report.Quality value
+
+    @property
+    def kwh(self) -> float:
+        return self.energy_j / J_PER_KWH
+
+    def __add__(self, other: ComponentEnergy) -> ComponentEnergy:
+        from dia.record.report import worst_quality
+
+        return ComponentEnergy(self.component, self.energy_j + other.energy_j, self.low_j + other.low_j,
+                               self.high_j + other.high_j, worst_quality(self.quality, other.quality).value)
+
+
+@dataclass
+class GPUInfo:
+    """One GPU a meter watches: its NVML index, name and how it is measured."""
+
+    index: int
+    name: str
+    method: Literal["counter", "polled", "lost"] = "counter"
+
+
+@dataclass
+class Meter:
+    """Base class: subclasses override :meth:`start`, :meth:`read` and maybe :meth:`sample`.
+
+    ``notes`` collects every degradation (unreadable counter, lost device) for the report.
+    """
+
+    name: str = "none"
+    notes: list[str] = field(default_factory=list)
+    gpus: list[GPUInfo] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Open the measurement window."""
+
+    def sample(self) -> None:
+        """Advance integration (background thread); counters need nothing here."""
+
+    def read(self) -> list[ComponentEnergy]:
+        """Energy per component since :meth:`start` (cheap enough for every log step)."""
+        return []
+
+    def stop(self) -> list[ComponentEnergy]:
+        """Close the window and return the final reading."""
+        self.sample()
+        return self.read()
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)

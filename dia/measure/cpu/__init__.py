@@ -1,0 +1,1 @@
+"""CPU meters (RAPL through Linux powercap)."""

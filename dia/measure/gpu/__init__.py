@@ -1,0 +1,1 @@
+"""GPU meters (NVIDIA through NVML)."""
