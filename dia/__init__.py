@@ -4,7 +4,7 @@ Measure runs, convert energy to carbon and water, record versioned reports, link
 in a lineage DAG and aggregate footprints over whole model families.
 
 >>> import dia
->>> with dia.track(model_id="me/tiny-model", kind="finetuning", store=None) as run:  # doctest: +SKIP
+>>> with dia.track(model_id="me/tiny-model", kind="finetuning", store=False) as run:  # doctest: +SKIP
 ...     train()
 >>> run.report.carbon.total_kg  # doctest: +SKIP
 
@@ -85,3 +85,19 @@ def __getattr__(name: str) -> Any:
 
         return importlib.import_module(f"dia.{name}")
     raise AttributeError(f"module 'dia' has no attribute {name!r}")
+
+
+def _autofill_from_environment() -> None:
+    # DIA_HUB_AUTOFILL=1 must work without the user importing dia.hub: install the hook
+    # that enables autofill when huggingface_hub is imported (nothing heavy is loaded here).
+    import os
+
+    from dia.constants import ENV_HUB_AUTOFILL
+
+    if os.environ.get(ENV_HUB_AUTOFILL):  # install_env_hook reads the value itself
+        from dia.hub.autofill import install_env_hook
+
+        install_env_hook()
+
+
+_autofill_from_environment()

@@ -1,9 +1,48 @@
-"""CLI commands: card (to be filled by its issue)."""
+"""CLI: ``dia card MODEL`` prints or writes a model card's footprint metadata.
+
+>>> # dia card org/model                      -> the YAML front matter DIA would write
+>>> # dia card org/model --write out/README.md --format both --upstream
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from dia.cli._common import DbOption, console, fail, open_store
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("card")(card)
+
+
+def card(
+    model: Annotated[str, typer.Argument(help="Model id, e.g. org/name.")],
+    write: Annotated[Path | None, typer.Option(
+        "--write", help="Fill (or create) this README.md (or folder) instead of printing the metadata.")] = None,
+    format: Annotated[str, typer.Option(
+        "--format", help="hf (Hub fields + dia block), dia-v0.1 (ai-impact-accounting dia_report) or both.")] = "hf",
+    upstream: Annotated[bool, typer.Option(
+        "--upstream", help="Add an upstream_cumulative block (this model plus its ancestors, labelled cumulative).")] = False,
+    db: DbOption = None,
+) -> None:
+    """Fill a model card with the model's own footprint (or print its YAML front matter)."""
+    from dia.hub.card import FORMATS, card_fields, write_card
+
+    if format not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)} (got {format!r})", 2)
+    store = open_store(db, read_only=True)
+    try:
+        if write is not None:
+            path = write_card(model, write, store=store, format=format, upstream=upstream)  # type: ignore[arg-type]
+            console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+            return
+        from huggingface_hub.utils import yaml_dump
+
+        meta = card_fields(model, store, format=format, upstream=upstream)  # type: ignore[arg-type]
+        typer.echo("---\n" + yaml_dump(meta, sort_keys=False) + "---")
+    finally:
+        store.close()

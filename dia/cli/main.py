@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from dia._version import __version__
-from dia.cli import card, dashboard, demo, factors, lineage, records, run
+from dia.cli import card, dashboard, demo, factors, ingest, lineage, records, run
 from dia.cli._common import DIAGroup
 
 app = typer.Typer(
@@ -33,7 +33,7 @@ def _root(
     """DIA: Data and Impact Accounting."""
 
 
-for _module in (records, factors, run, lineage, card, dashboard, demo):
+for _module in (records, factors, run, lineage, card, ingest, dashboard, demo):
     _module.register(app)
 
 

@@ -1,0 +1,79 @@
+"""CLI: ``dia ingest`` reads model cards (local or from the Hub) and JSONL report files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dia.cli._common import DbOption, JsonOption, console, err_console, fail, open_store
+
+
+def ingest(
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="README.md files, folders of them (recursive) and JSONL report files; with --hub: Hub repo ids.",
+        show_default=False)] = None,
+    model_id: Annotated[str | None, typer.Option(
+        "--model-id", help="Model id of a single card that names none (and is not in an <org>/<name> folder).")] = None,
+    hub: Annotated[bool, typer.Option("--hub", help="Read the cards of these Hub repos (PATH... are repo ids).")] = False,
+    family: Annotated[list[str] | None, typer.Option(
+        "--family", help="Also read every model below this base in the Hub's model tree (implies --hub).")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Hub endpoint (default: HF_ENDPOINT, else huggingface.co).",
+                                                  hidden=True)] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read footprints and lineage from model cards into the store (idempotent).
+
+    Prints a summary (read, ingested, skipped with reasons); exits 1 when a card was skipped or the Hub stopped the ingest (what was read before is kept).
+    """
+    from dia.hub.reader import ingest as ingest_local
+    from dia.hub.reader import ingest_hub
+
+    items = list(paths or [])
+    families = list(family or [])
+    if not items and not families:
+        raise fail("nothing to ingest: give README.md files, folders or JSONL files (or --hub REPO_ID...)", 2)
+    with open_store(db) as store:
+        if hub or families:
+            summary = ingest_hub(items, families=families, store=store, endpoint=endpoint,
+                                 progress=not as_json and err_console.is_terminal)
+        else:
+            missing = [p for p in items if not Path(p).exists()]
+            if missing:
+                raise fail(f"{missing[0]}: no such file or folder", 2)
+            summary = ingest_local(items, store=store, model_id=model_id)
+        where = store.masked_url
+    if as_json:
+        console.print_json(json.dumps(summary.as_dict()))
+    else:
+        _print_summary(summary, where)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: Any, where: str) -> None:
+    for line in summary.warnings[:50]:
+        err_console.print(f"[yellow]warning[/] {line}", highlight=False, soft_wrap=True)
+    if len(summary.warnings) > 50:
+        err_console.print(f"[yellow]warning[/] ... and {len(summary.warnings) - 50} more", highlight=False)
+    for file, reason in summary.skipped:
+        err_console.print(f"[red]skipped[/] {file}: {reason}", highlight=False, soft_wrap=True)
+    parts = [f"read {summary.read}", f"ingested {summary.ingested}"]
+    if summary.lineage_only:
+        parts.append(f"{summary.lineage_only} with lineage only")
+    if summary.empty:
+        parts.append(f"{len(summary.empty)} with no footprint or lineage")
+    if summary.already_tracked:
+        parts.append(f"{len(summary.already_tracked)} already tracked in the store")
+    parts.append(f"skipped {len(summary.skipped)}")
+    err_console.print(", ".join(parts) + f" ({where})", highlight=False, soft_wrap=True)
+    if summary.error:
+        err_console.print(f"[bold red]error:[/] {summary.error}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command("ingest")(ingest)

@@ -1,0 +1,173 @@
+"""Download model cards from the Hugging Face Hub for ``dia ingest --hub``.
+
+``--family BASE`` walks the model tree with ``list_models(filter="base_model:<id>")``
+(breadth first: children, their children, ...). Each README.md is fetched with
+``hf_hub_download`` (so a cached card is reused offline). Being offline or rate-limited
+raises :class:`~dia.errors.HubError` with a clear message; the cards yielded before it
+have already been handed to the caller, so partial progress is kept.
+
+>>> cards = iter_hub_cards(["org/model"], progress=False)   # a lazy iterator: nothing fetched yet
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from dia.errors import HubError
+
+# A family walk stops here: the largest Hub families have tens of thousands of members.
+MAX_FAMILY_MODELS = 100_000
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    code = getattr(response, "status_code", None)
+    return int(code) if isinstance(code, int) else None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def _hub_error(exc: BaseException, endpoint: str, done: int, total: int | None, what: str) -> HubError | None:
+    """A clear HubError for offline / rate-limit / unreachable, else None (a per-repo problem)."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    progress = f"after {done} of {total} card(s)" if total is not None else f"after {done} card(s)"
+    kept = f"{progress}; those are kept"
+    for err in _chain(exc):
+        if isinstance(err, OfflineModeIsEnabled):
+            return HubError(f"{what}: offline (HF_HUB_OFFLINE is set), {kept}; unset it or use a local download")
+        code = _status(err)
+        if code == 429:
+            return HubError(f"{what}: rate-limited by {endpoint} (HTTP 429) {kept}; retry later or log in")
+        if code is not None and code >= 500:
+            return HubError(f"{what}: {endpoint} answered HTTP {code} {kept}; retry later")
+        name = type(err).__name__
+        if name in ("ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutException", "ConnectionError",
+                    "NetworkAccessError", "gaierror"):
+            return HubError(f"{what}: cannot reach {endpoint} ({name}) {kept}")
+    return None
+
+
+def _endpoint(endpoint: str | None) -> str:
+    from huggingface_hub import constants
+
+    return (endpoint or constants.ENDPOINT).rstrip("/")
+
+
+def family_members(api: Any, bases: list[str], endpoint: str) -> list[str]:
+    """``bases`` and every model below them in the Hub's model tree, breadth first."""
+    seen: dict[str, None] = dict.fromkeys(bases)
+    frontier = list(bases)
+    while frontier and len(seen) < MAX_FAMILY_MODELS:
+        nxt = []
+        for base in frontier:
+            try:
+                for info in api.list_models(filter=f"base_model:{base}"):
+                    if info.id not in seen:
+                        seen[info.id] = None
+                        nxt.append(info.id)
+            except Exception as exc:  # classified below, re-raised otherwise
+                err = _hub_error(exc, endpoint, 0, None, f"listing the family of {base}")
+                raise (err or HubError(f"listing the family of {base}: {_one_line(exc)}")) from None
+        frontier = nxt
+    return list(seen)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def iter_hub_cards(repo_ids: list[str], *, families: list[str] | None = None, endpoint: str | None = None,
+                   token: str | bool | None = None, progress: bool = True,
+                   on_missing: Callable[[str, str], None] | None = None) -> Iterator[tuple[str, str | None, str]]:
+    """Yield ``(source_ref, model_id, card_text)`` for each repo (and each family member).
+
+    A repo that does not exist is reported to ``on_missing`` and skipped; a repo without a
+    README.md yields an empty card. Offline, rate-limited or unreachable: raises HubError.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    base = _endpoint(endpoint)
+    api = HfApi(endpoint=base, token=token)
+    wanted: dict[str, None] = dict.fromkeys(repo_ids)
+    if families:
+        for member in family_members(api, list(families), base):
+            wanted.setdefault(member, None)
+    repos = list(wanted)
+    bar, task = _progress(progress, len(repos))
+    try:
+        for done, repo in enumerate(repos):
+            ref = f"hub:{repo}/README.md"
+            try:
+                path = api.hf_hub_download(repo, "README.md")
+            except RemoteEntryNotFoundError:
+                yield ref, repo, ""  # no README.md: nothing to read, not an error
+                _advance(bar, task)
+                continue
+            except RepositoryNotFoundError as exc:  # GatedRepoError is a subclass
+                reason = "gated repository (log in and accept its terms)" if isinstance(exc, GatedRepoError) \
+                    else "repository not found (or private)"
+                _missing(on_missing, ref, reason)
+                _advance(bar, task)
+                continue
+            except Exception as exc:  # classified below: Hub-wide problems stop, others skip the repo
+                err = _hub_error(exc, base, done, len(repos), f"downloading {repo}")
+                if err is not None:
+                    raise err from None
+                _missing(on_missing, ref, _one_line(exc))
+                _advance(bar, task)
+                continue
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read(1_100_000)
+            _advance(bar, task)
+            yield ref, repo, text
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def _missing(on_missing: Callable[[str, str], None] | None, ref: str, reason: str) -> None:
+    if on_missing is not None:
+        on_missing(ref, reason)
+
+
+def _progress(enabled: bool, total: int) -> tuple[Any, Any]:
+    if not enabled:
+        return None, None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from dia.cli._common import err_console
+
+    bar = Progress(TextColumn("reading cards"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=err_console, transient=True)
+    task = bar.add_task("cards", total=total)
+    bar.start()
+    return bar, task
+
+
+def _advance(bar: Any, task: Any) -> None:
+    if bar is not None:
+        bar.advance(task)
+
+
+__all__ = ["MAX_FAMILY_MODELS", "family_members", "iter_hub_cards"]

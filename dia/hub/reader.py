@@ -1,0 +1,447 @@
+"""Read model cards (and JSONL report files) into the store: ``dia ingest``.
+
+A local card's model id is the ``model_id`` in its front matter, else its folder
+``<org>/<name>`` below the ingest root (the layout of a Hub download), else ``model_id=``.
+Each card becomes at most one run report (``source="card"``, ``meter="card"``, the card's
+path relative to the ingest root as ``source_ref``) with a run id derived from the model id,
+so ingesting the same card again updates that run instead of adding one. Parents from
+``base_model`` become lineage edges. A card that cannot be used is listed with its reason
+and skipped; the rest are ingested.
+
+>>> import pathlib, tempfile
+>>> from dia.record.store import Store
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> (root / "org" / "tiny").mkdir(parents=True)
+>>> _ = (root / "org" / "tiny" / "README.md").write_text("---\\nco2_eq_emissions: 500\\n---\\n# Tiny\\n")
+>>> summary = ingest([root], store=Store("sqlite://"))
+>>> summary.read, summary.ingested, summary.skipped
+(1, 1, [])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dia.errors import DIAError, HubError, LineageCycleError
+from dia.hub._parse import MAX_FRONT_MATTER_BYTES, ParsedCard, parse_card_text
+
+if TYPE_CHECKING:
+    from dia.record.report import RunReport
+    from dia.record.store import Store
+
+_BATCH = 500
+_REPORT_SUFFIXES = (".jsonl", ".ndjson", ".json")
+# Enough of a file to hold the largest front matter we accept; the body is never needed.
+_READ_CHARS = MAX_FRONT_MATTER_BYTES + 4096
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest did: counts, and every skipped file with its reason."""
+
+    read: int = 0  # cards and report records read
+    ingested: int = 0  # of which stored with a footprint (or, for lineage-only cards, their edges)
+    lineage_only: int = 0  # cards with parents but no footprint (edges stored, no run)
+    empty: list[str] = field(default_factory=list)  # cards with neither footprint nor lineage
+    already_tracked: list[str] = field(default_factory=list)  # DIA cards of runs already in the store
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None  # an ingest stopped early (Hub offline, rate-limited): what was read is kept
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped and self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"read": self.read, "ingested": self.ingested, "lineage_only": self.lineage_only,
+                "empty": self.empty, "already_tracked": self.already_tracked,
+                "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+                "warnings": self.warnings, "error": self.error}
+
+
+# -- reading one card ---------------------------------------------------------------------------
+
+def _read_text(path: Path, where: str) -> str:
+    from dia.errors import CardError
+
+    try:
+        with path.open(encoding="utf-8", errors="strict") as fh:
+            return fh.read(_READ_CHARS)
+    except UnicodeDecodeError as exc:
+        raise CardError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except FileNotFoundError:
+        raise CardError(f"{where}: no such file") from None
+    except OSError as exc:
+        raise CardError(f"{where}: cannot read ({exc.strerror})") from None
+
+
+def _folder_model_id(path: Path, root: Path) -> str | None:
+    """``<org>/<name>`` (or ``<name>``) of the card's folder below ``root``."""
+    try:
+        parts = path.parent.relative_to(root).parts
+    except ValueError:
+        return None
+    if not parts:
+        return None
+    return "/".join(parts[-2:])
+
+
+def _relative(path: Path, root: Path) -> str:
+    # A card is cited by its path below the ingest root: never an absolute local path.
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def read_card(path: str | Path, *, model_id: str | None = None, root: str | Path | None = None) -> ParsedCard:
+    """Parse one README.md into a :class:`ParsedCard` (nothing is stored).
+
+    ``root`` (default: the card's folder) decides the folder-derived model id and the
+    ``source_ref``. Raises :class:`~dia.errors.CardError` for a card that cannot be used.
+
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "README.md"
+    >>> _ = p.write_text("---\\nbase_model: org/base\\nco2_eq_emissions: {emissions: 1200, energy_consumed: 3.1}\\n---\\n")
+    >>> card = read_card(p, model_id="org/child")
+    >>> card.reports[0].energy.it_kwh.value, card.reports[0].carbon.total_kg.value, card.parents[0].model_id
+    (3.1, 1.2, 'org/base')
+    """
+    path = Path(path)
+    base = Path(root) if root is not None else path.parent
+    where = _relative(path, base)
+    folder_id = _folder_model_id(path, base)
+    text = _read_text(path, where)
+    return parse_card_text(text, model_id=folder_id or model_id, source_ref=where)
+
+
+# -- storing -------------------------------------------------------------------------------------
+
+@dataclass
+class _Item:
+    where: str
+    model_id: str
+    parents: list[tuple[str, str, str | None]]  # (parent id, relation, method)
+    report: RunReport | None  # None: a lineage-only card
+
+
+class _Ingester:
+    """Collects parsed cards and stores them in batches, one transaction each.
+
+    Cards take a bulk path (multi-row upserts, cycle checks against an in-memory copy of
+    the lineage graph) because ``Store.save_runs`` costs a few SQL round trips per run and
+    edge: 10x too slow for Hub-scale ingests. The rows written are the ones
+    ``Store.save_runs`` writes (same row builder), so every reader sees no difference.
+    Report files (JSONL) go through ``Store.save_runs`` unchanged.
+    """
+
+    def __init__(self, store: Store, summary: IngestSummary) -> None:
+        self.store = store
+        self.summary = summary
+        self.pending: list[_Item] = []
+        self.pending_reports: list[tuple[str, RunReport]] = []
+        self._graph: dict[str, dict[str, str]] | None = None  # child -> {parent: edge source}, loaded lazily
+        self._tracked: set[str] | None = None
+
+    # -- intake ------------------------------------------------------------------------------
+
+    def card(self, parsed: ParsedCard) -> None:
+        where = parsed.source_ref or "card"
+        self.summary.warnings.extend(parsed.warnings)
+        parents = [(p.model_id, p.relation.value, p.method) for p in parsed.parents]
+        if parsed.reports:
+            if parsed.format == "dia" and parsed.model_id in self.tracked():
+                self.summary.already_tracked.append(where)
+                return
+            for report in parsed.reports:
+                self._queue(_Item(where, report.model_id or "", parents, report))
+            return
+        if parents and parsed.model_id:
+            self._queue(_Item(where, parsed.model_id, parents, None))
+            return
+        self.summary.empty.append(where)
+
+    def report(self, where: str, report: RunReport) -> None:
+        self.pending_reports.append((where, report))
+        if len(self.pending_reports) >= _BATCH:
+            self._flush_reports()
+
+    def skip(self, where: str, reason: str) -> None:
+        # Reasons are one line and start with the file name already; keep just the reason.
+        prefix = f"{where}: "
+        self.summary.skipped.append((where, reason[len(prefix):] if reason.startswith(prefix) else reason))
+
+    def _queue(self, item: _Item) -> None:
+        self.pending.append(item)
+        if len(self.pending) >= _BATCH:
+            self._flush_cards()
+
+    def flush(self) -> None:
+        self._flush_cards()
+        self._flush_reports()
+
+    # -- what the store already holds --------------------------------------------------------
+
+    def tracked(self) -> set[str]:
+        """Models with runs of their own in this store (not from cards), read once.
+
+        DIA writes its card from the store's runs: ingesting it back into the same store
+        (``dia card`` then ``dia ingest`` of that folder) must not count them twice.
+        """
+        if self._tracked is None:
+            from sqlmodel import col, select
+
+            from dia.record.tables import RunRow
+
+            stmt = select(col(RunRow.model_id)).where(col(RunRow.source) != "card",
+                                                      col(RunRow.model_id).is_not(None)).distinct()
+            with self.store._session() as session:
+                self._tracked = {m for (m,) in session.execute(stmt).all()}
+        return self._tracked
+
+    def graph(self) -> dict[str, dict[str, str]]:
+        if self._graph is None:
+            self._graph = {}
+            for edge in self.store.edges():
+                self._graph.setdefault(edge.child_id, {})[edge.parent_id] = edge.source
+        return self._graph
+
+    def _cycle(self, child: str, parent: str) -> list[str] | None:
+        """The path parent -> ... -> child if the edge child -> parent would close a cycle."""
+        graph = self.graph()
+        if parent in graph.get(child, ()):
+            return None  # an edge already stored: re-ingesting it changes nothing
+        came_from: dict[str, str | None] = {parent: None}
+        stack = [parent]
+        while stack:
+            node = stack.pop()
+            if node == child:
+                path = [node]
+                while (prev := came_from[path[-1]]) is not None:
+                    path.append(prev)
+                return list(reversed(path))
+            for up in graph.get(node, ()):
+                if up not in came_from:
+                    came_from[up] = node
+                    stack.append(up)
+        return None
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _accept(self, item: _Item) -> bool:
+        graph = self.graph()
+        for parent, _rel, _method in item.parents:
+            path = self._cycle(item.model_id, parent)
+            if path is not None:
+                self.skip(item.where, "lineage cycle: " + " -> ".join([item.model_id, *path]))
+                return False
+        ups = graph.setdefault(item.model_id, {})
+        new = {p for p, _, _ in item.parents}
+        # The card is the authority on the edges it stated before: drop those it no longer states.
+        for old in [p for p, source in ups.items() if source == "card" and p not in new]:
+            del ups[old]
+        for parent in new:
+            ups.setdefault(parent, "card")
+        return True
+
+    def _flush_cards(self) -> None:
+        batch, self.pending = self.pending, []
+        accepted = [item for item in batch if self._accept(item)]
+        if not accepted:
+            return
+        from sqlalchemy import delete
+        from sqlmodel import col
+
+        from dia.hub._parse import card_run_id
+        from dia.record.store import _run_row
+        from dia.record.tables import EdgeRow, ModelRow, RunRow
+
+        # Last one wins within a batch (PostgreSQL refuses one upsert touching a row twice).
+        runs = {i.report.id: _run_row(i.report) for i in accepted if i.report is not None}
+        models: dict[str, dict[str, Any]] = {}
+        edges: dict[tuple[str, str], dict[str, Any]] = {}
+        for item in accepted:
+            for mid in (item.model_id, *(p for p, _, _ in item.parents)):
+                models.setdefault(mid, {"id": mid, "created_at": None, "source": "card", "metadata_json": None})
+        # Two cards of one model in a batch: the later one's lineage wins, as in the graph above.
+        for item in {i.model_id: i for i in accepted}.values():
+            for parent, relation, method in item.parents:
+                edges[(item.model_id, parent)] = {"child_id": item.model_id, "parent_id": parent,
+                                                  "relation": relation, "method": method, "source": "card"}
+        children = sorted({i.model_id for i in accepted})
+        lineage_only = [card_run_id(i.model_id) for i in accepted if i.report is None]
+        with self.store._session(write=True) as session:
+            dialect = self.store.backend
+            # An updated card replaces what the previous version said: its edges and its run.
+            for start in range(0, len(children), 500):
+                session.execute(delete(EdgeRow).where(col(EdgeRow.source) == "card",
+                                                      col(EdgeRow.child_id).in_(children[start:start + 500])))
+            if lineage_only:
+                session.execute(delete(RunRow).where(col(RunRow.id).in_(lineage_only)))
+            _upsert_many(session, dialect, ModelRow, list(models.values()), ["id"], update=False)
+            _upsert_many(session, dialect, RunRow, list(runs.values()), ["id"], update=True)
+            # An edge a tracked run or the CLI stated stays theirs: a card only updates its own.
+            _upsert_many(session, dialect, EdgeRow, list(edges.values()), ["child_id", "parent_id"], update=True,
+                         where=col(EdgeRow.source) == "card")
+            session.commit()
+        self.summary.ingested += len(accepted)
+        self.summary.lineage_only += sum(1 for i in accepted if i.report is None)
+
+    def _flush_reports(self) -> None:
+        batch, self.pending_reports = self.pending_reports, []
+        if not batch:
+            return
+        self._flush_cards()  # keep the order: cards read before these reports are stored first
+        try:
+            self.summary.ingested += self.store.save_runs(r for _, r in batch)
+        except LineageCycleError:
+            # The batch was rolled back: store one by one to find the record(s) closing a cycle.
+            for where, report in batch:
+                try:
+                    self.store.save_run(report)
+                    self.summary.ingested += 1
+                except LineageCycleError as exc:
+                    self.skip(where, str(exc))
+        self._graph = None  # reports may have added edges: reload before the next cycle check
+
+
+def _upsert_many(session: Any, dialect: str, table: Any, rows: list[dict[str, Any]], keys: list[str],
+                 *, update: bool, where: Any = None) -> None:
+    """One multi-row INSERT ... ON CONFLICT (executemany) on SQLite or PostgreSQL."""
+    if not rows:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)
+    columns = [c for c in rows[0] if c not in keys]
+    if update and columns:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns},
+                                          where=where)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    session.execute(stmt, rows)
+
+
+def _discover(paths: Iterable[str | Path]) -> Iterator[tuple[str, str]]:
+    """(file, its path below the ingest root) for every card and report file under ``paths``."""
+    for raw in paths:
+        path = os.fspath(raw)
+        if os.path.isdir(path):
+            # Plain strings, not Path objects: at 100,000 cards pathlib is a visible cost.
+            prefix = len(path.rstrip(os.sep)) + 1
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .git, .cache
+                rel = folder[prefix:].replace(os.sep, "/")
+                for name in sorted(files):
+                    low = name.lower()
+                    if low == "readme.md" or low.endswith((".jsonl", ".ndjson")):
+                        yield os.path.join(folder, name), f"{rel}/{name}" if rel else name
+        else:
+            yield path, os.path.basename(path)
+
+
+def _open_store(store: Store | str | None) -> tuple[Store, bool]:
+    from dia.record.store import Store
+
+    if isinstance(store, Store):
+        return store, False
+    return Store(store), True
+
+
+def ingest(paths: Iterable[str | Path], *, store: Store | str | None = None,
+           model_id: str | None = None) -> IngestSummary:
+    """Ingest README.md cards, folders of them (recursively) and JSONL report files.
+
+    ``store`` is a :class:`~dia.record.store.Store`, a database URL, or ``None`` for the
+    default store. ``model_id`` names the model of a card that names none and sits
+    directly in the ingest root (a single file).
+    """
+    from dia.record.files import read_reports
+
+    summary = IngestSummary()
+    opened, close = _open_store(store)
+    ingester = _Ingester(opened, summary)
+    try:
+        for path, where in _discover(paths):
+            if path.lower().endswith(_REPORT_SUFFIXES):
+                _ingest_report_file(Path(path), where, ingester, read_reports)
+                continue
+            summary.read += 1
+            folder = where.rpartition("/")[0]
+            # <org>/<name> of the card's folder below the root, else the caller's model id.
+            mid = "/".join(folder.split("/")[-2:]) if folder else model_id
+            try:
+                parsed = parse_card_text(_read_text(Path(path), where), model_id=mid, source_ref=where)
+            except DIAError as exc:
+                ingester.skip(where, str(exc))
+                continue
+            ingester.card(parsed)
+        ingester.flush()
+    finally:
+        if close:
+            opened.close()
+    return summary
+
+
+def _ingest_report_file(path: Path, where: str, ingester: _Ingester, read_reports: Any) -> None:
+    try:
+        for record in read_reports(path):
+            ingester.summary.read += 1
+            if record.report is None:
+                more = f" (and {len(record.problems) - 1} more)" if len(record.problems) > 1 else ""
+                ingester.skip(where, record.problems[0] + more)
+            else:
+                ingester.report(record.where, record.report)
+    except DIAError as exc:
+        ingester.skip(where, str(exc))
+
+
+def ingest_texts(cards: Iterable[tuple[str, str | None, str]], *, store: Store | str | None = None,
+                 summary: IngestSummary | None = None) -> IngestSummary:
+    """Ingest cards given as ``(source_ref, model_id, text)`` (used for Hub downloads).
+
+    A :class:`~dia.errors.HubError` raised while iterating ``cards`` stops the ingest: what
+    was read before it is stored, and the error is kept in ``summary.error``.
+    """
+    summary = summary if summary is not None else IngestSummary()
+    opened, close = _open_store(store)
+    ingester = _Ingester(opened, summary)
+    try:
+        try:
+            for where, mid, text in cards:
+                summary.read += 1
+                try:
+                    parsed = parse_card_text(text[:_READ_CHARS], model_id=mid, source_ref=where)
+                except DIAError as exc:
+                    ingester.skip(where, str(exc))
+                    continue
+                ingester.card(parsed)
+        except HubError as exc:
+            summary.error = str(exc)
+        ingester.flush()
+    finally:
+        if close:
+            opened.close()
+    return summary
+
+
+def ingest_hub(repo_ids: Iterable[str], *, families: Iterable[str] = (), store: Store | str | None = None,
+               endpoint: str | None = None, token: str | bool | None = None,
+               progress: bool = False) -> IngestSummary:
+    """Download the README.md of each Hub repo (and of each family member) and ingest it.
+
+    Offline or rate-limited: what was downloaded is kept and ``summary.error`` says why it stopped.
+    """
+    from dia.hub.hub_fetch import iter_hub_cards
+
+    summary = IngestSummary()
+    cards = iter_hub_cards(list(repo_ids), families=list(families), endpoint=endpoint, token=token,
+                           progress=progress, on_missing=lambda ref, why: summary.skipped.append((ref, why)))
+    return ingest_texts(cards, store=store, summary=summary)
+
+
+__all__ = ["IngestSummary", "ParsedCard", "ingest", "ingest_hub", "ingest_texts", "read_card"]

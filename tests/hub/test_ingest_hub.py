@@ -1,0 +1,153 @@
+"""dia ingest --hub: cards read from a Hub on loopback through huggingface_hub's real code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from typer.testing import CliRunner
+
+from dia.cli.main import app
+from dia.hub.reader import ingest_hub
+from dia.record.store import Store
+
+CARDS = {
+    "org/base": "---\nco2_eq_emissions: {emissions: 100000, energy_consumed: 400}\n---\n# Base\n",
+    "org/child": "---\nbase_model: org/base\nco2_eq_emissions: 0.5 kg\n---\n",
+    "org/grandchild": "---\nbase_model: org/child\nbase_model_relation: quantized\n---\n",
+    "other/adapter": "---\nbase_model: org/base\nbase_model_relation: adapter\nco2_eq_emissions: 20\n---\n",
+}
+CHILDREN = {"org/base": ["org/child", "other/adapter"], "org/child": ["org/grandchild"]}
+
+
+@dataclass
+class MiniHub:
+    endpoint: str = ""
+    cards: dict[str, str] = field(default_factory=lambda: dict(CARDS))
+    rate_limited: set[str] = field(default_factory=set)  # repos whose download answers 429
+    requests: list[str] = field(default_factory=list)
+
+
+def _handler(hub: MiniHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, code: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            hub.requests.append(f"{self.command} {url.path}")
+            if url.path == "/api/models":
+                base = parse_qs(url.query).get("filter", [""])[0].removeprefix("base_model:")
+                body = json.dumps([{"id": c, "modelId": c} for c in CHILDREN.get(base, [])]).encode()
+                self._send(200, body, {"Content-Type": "application/json"})
+                return
+            parts = url.path.strip("/").split("/")
+            repo = "/".join(parts[:2])
+            if parts[2:4] != ["resolve", "main"] or repo not in hub.cards:
+                self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
+                return
+            if repo in hub.rate_limited:
+                self._send(429, b'{"error": "slow down"}', {"Retry-After": "60"})
+                return
+            body = hub.cards[repo].encode()
+            self._send(200, body, {"Content-Type": "text/plain", "ETag": f'"{hashlib.sha1(body).hexdigest()}"',
+                                   "X-Repo-Commit": hashlib.sha1(repo.encode()).hexdigest()})
+
+        do_HEAD = do_GET
+
+    return Handler
+
+
+@pytest.fixture
+def mini_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MiniHub]:
+    import huggingface_hub.constants
+
+    # conftest keeps every test offline; this one talks to a Hub on 127.0.0.1 only.
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    hub = MiniHub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+    hub.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_hub_family_walk_ingests_footprints_and_lineage(mini_hub: MiniHub, tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path}/s.sqlite") as store:
+        summary = ingest_hub([], families=["org/base"], store=store, endpoint=mini_hub.endpoint)
+        assert summary.ok, summary.as_dict()
+        assert (summary.read, summary.ingested, summary.lineage_only) == (4, 4, 1)
+        runs = {r.model_id: r for r in store.list_runs()}
+        assert set(runs) == {"org/base", "org/child", "other/adapter"}
+        assert runs["org/child"].source_ref == "hub:org/child/README.md"
+        assert runs["org/base"].energy.it_kwh.value == 400
+        edges = {(e.child_id, e.parent_id): e.relation for e in store.edges()}
+        assert edges == {("org/child", "org/base"): "finetune", ("org/grandchild", "org/child"): "quantization",
+                         ("other/adapter", "org/base"): "adapter"}
+    assert "GET /api/models" in mini_hub.requests
+
+
+def test_hub_missing_repo_is_skipped_and_the_rest_ingested(mini_hub: MiniHub, tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path}/s.sqlite") as store:
+        summary = ingest_hub(["org/child", "nobody/nothing"], store=store, endpoint=mini_hub.endpoint)
+        assert summary.skipped == [("hub:nobody/nothing/README.md", "repository not found (or private)")]
+        assert store.run_count() == 1
+
+
+def test_hub_rate_limit_stops_with_a_clear_error_and_keeps_progress(
+        mini_hub: MiniHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    # huggingface_hub backs off (Retry-After) five times before giving up: skip the waiting.
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    mini_hub.rate_limited.add("org/grandchild")
+    db = f"sqlite:///{tmp_path}/s.sqlite"
+    result = CliRunner().invoke(app, ["ingest", "--hub", "org/base", "org/child", "org/grandchild",
+                                      "other/adapter", "--endpoint", mini_hub.endpoint, "--db", db])
+    assert result.exit_code == 1
+    assert "rate-limited" in result.output and "HTTP 429" in result.output
+    assert "after 2 of 4 card(s); those are kept" in result.output
+    assert waits and waits[0] == 61.0  # the library honoured Retry-After before we reported it
+    with Store(db) as store:
+        assert {r.model_id for r in store.list_runs()} == {"org/base", "org/child"}
+
+
+def test_hub_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    with Store(f"sqlite:///{tmp_path}/s.sqlite") as store:
+        summary = ingest_hub(["org/base"], store=store)
+        assert summary.error is not None and "offline" in summary.error
+        assert not summary.ok and summary.read == 0
+        fam = ingest_hub([], families=["org/base"], store=store)
+        assert fam.error is not None and "offline" in fam.error
