@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -114,7 +114,7 @@ def run_demo(
     if serve:
         from dia.dashboard import serve as serve_dashboard
 
-        result.dashboard_url = serve_dashboard(db_url, port=port, wait=True)
+        result.dashboard_url = serve_dashboard(db_url, port=port, block=True)
     else:
         console.print(f"dashboard: [bold]dia dashboard --db {db_url}[/]")
     return result
@@ -223,7 +223,7 @@ def _pretrain_with_transformers(store: Any, sizes: Any, train: Any, toy: Any) ->
     """Masked-LM pretraining with the Transformers Trainer and DIA's TrainerCallback."""
     import tempfile
 
-    from transformers import Trainer, TrainingArguments
+    from transformers import PrinterCallback, Trainer, TrainingArguments
 
     from dia.integrations.transformers import DIACallback
 
@@ -236,14 +236,24 @@ def _pretrain_with_transformers(store: Any, sizes: Any, train: Any, toy: Any) ->
         )
         callback = DIACallback(model_id=TOY["base"], parents=[ILLUSTRATIVE_PARENT], kind="pretraining",
                                store=store)
-        Trainer(model=model, args=args, train_dataset=toy.MLMDataset(train), callbacks=[callback]).train()
+        trainer = Trainer(model=model, args=args, train_dataset=toy.MLMDataset(train), callbacks=[callback])
+        trainer.remove_callback(PrinterCallback)  # the demo shows DIA's progress, not raw log dicts
+        trainer.train()
     return model
 
 
 def _finetune_with_lightning(store: Any, sizes: Any, clf: Any, train: Any, toy: Any) -> None:
     """Species fine-tuning with Lightning and DIA's Lightning Callback."""
+    import logging
+    import warnings
+
     import lightning.pytorch as pl
     import torch
+
+    # Lightning's start-up banners and tips would drown the demo's own progress output.
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
 
     from dia.integrations.lightning import DIACallback
 
@@ -277,7 +287,7 @@ def _fmt(iv: Any, unit: str, digits: int = 3) -> str:
 def _print_rollups(store: Any, console: Console, result: DemoResult) -> None:
     from dia.aggregate.rollup import rollup
 
-    queries = [
+    queries: list[tuple[str, Literal["family", "upstream"]]] = [
         (PUBLISHED_ROOT, "family"),
         (TOY["merged"], "upstream"),
         ("bioscan-ml/clibd", "upstream"),
@@ -295,7 +305,8 @@ def _print_rollups(store: Any, console: Console, result: DemoResult) -> None:
     toy_family = rollup(TOY["base"], scope="family", store=store)
     result.rollups[f"{TOY['base']}:family"] = toy_family
     console.print(
-        f"toy family ({toy_family.members} models, measured on this machine): "
+        f"toy family ({toy_family.members} models, tracked on this machine; quality: "
+        f"{', '.join(q for q, iv in toy_family.by_quality.items() if iv.value > 0) or '-'}): "
         f"{_fmt(toy_family.energy_kwh, 'kWh')}, {_fmt(toy_family.carbon_kg, 'kg CO2e')}, "
         f"{_fmt(toy_family.water_l, 'L')}; use (inference) {_fmt(toy_family.use['energy_kwh'], 'kWh')}"
     )
@@ -308,6 +319,6 @@ def _write_card(store: Any, work: Path, console: Console) -> Path:
     if target.parent.exists():
         shutil.rmtree(target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
-    path = Path(write_card(TOY["species"], target, store=store, fmt="hf", include_upstream=True))
+    path = Path(write_card(TOY["species"], target, store=store, format="hf", upstream=True))
     console.print(f"model card with DIA metadata: {path}")
     return path

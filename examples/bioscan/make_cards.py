@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from dia.convert import gpu_tdp_w
 
 import dia
+from dia.convert import gpu_tdp_w
 from dia.record.report import Quantity
 
 CARDS = Path(__file__).parent / "cards"
@@ -143,7 +143,7 @@ def card_for(m: Member) -> str:
         "quality": "estimated",
         "method": f"{METHOD}; board power {power_w:g} W ({power_source}); {m.grid_note}",
         "hardware": {"gpus": [{"name": m.hardware, "count": m.gpu_count}]} if is_gpu else {"cpu_model": "unknown CPU"},
-        "gpu_hours": {"value": mid_h, "low": lo_h, "high": hi_h},
+        "gpu_hours": mid_h,  # the range is in "method" and the body
         "location": fp.location.model_dump(exclude_none=True),
         "runs": 1,
         "energy_kwh": _q(fp.energy.it_kwh),
