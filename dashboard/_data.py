@@ -122,17 +122,25 @@ def overview(store: Store, *, top: int = 10) -> Overview:
         for q, _, _ in QUANTITIES:
             a, b = totals[q], getattr(t, q)
             totals[q] = (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+    # Use totals and the quality mix from one grouped scan (not one scan each).
     sums: list[Any] = []
     for q, _, _ in QUANTITIES:
         sums += [func.sum(getattr(RunRow, q)), func.sum(getattr(RunRow, q + "_low")),
                  func.sum(getattr(RunRow, q + "_high"))]
-    use_stmt = select(*sums).where(col(RunRow.is_use).is_(True))
-    mix_stmt = (select(col(RunRow.quality), func.count(), func.sum(col(RunRow.carbon_kg)))
-                .where(col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
-                .group_by(col(RunRow.quality)))
+    has_model = col(RunRow.model_id).is_not(None)
+    stmt = (select(col(RunRow.is_use), has_model, col(RunRow.quality), func.count(), *sums)
+            .group_by(col(RunRow.is_use), has_model, col(RunRow.quality)))
     with store._session() as session:
-        use_row = [float(x or 0.0) for x in session.execute(use_stmt).one()]
-        mix = session.execute(mix_stmt).all()
+        grouped = session.connection().execute(stmt).all()
+    use_row = [0.0] * 9
+    carbon_by_quality: dict[str, float] = {}
+    runs_by_quality: dict[str, int] = {}
+    for is_use, with_model, quality, count, *values in grouped:
+        if is_use:
+            use_row = [a + float(b or 0.0) for a, b in zip(use_row, values, strict=True)]
+        elif with_model:
+            carbon_by_quality[str(quality)] = carbon_by_quality.get(str(quality), 0.0) + float(values[3] or 0.0)
+            runs_by_quality[str(quality)] = runs_by_quality.get(str(quality), 0) + int(count)
     use_totals = {q: (use_row[3 * i], use_row[3 * i + 1], use_row[3 * i + 2])
                   for i, (q, _, _) in enumerate(QUANTITIES)}
     graph = graph_of(store)
@@ -153,8 +161,8 @@ def overview(store: Store, *, top: int = 10) -> Overview:
     return Overview(
         runs=store.run_count(), models=len(graph), models_with_report=sum(1 for t in per_model.values() if t.runs),
         totals=totals, use_totals=use_totals,
-        carbon_by_quality={str(q): float(c or 0.0) for q, _n, c in mix},
-        runs_by_quality={str(q): int(n) for q, n, _c in mix}, families=families[:top],
+        carbon_by_quality=dict(sorted(carbon_by_quality.items())),
+        runs_by_quality=dict(sorted(runs_by_quality.items())), families=families[:top],
     )
 
 
@@ -323,50 +331,9 @@ def factor_tables() -> dict[str, Any]:
 
 def family_timeline(store: Store, families: list[str], *, graph: LineageGraph | None = None,
                     max_points: int = 2000) -> list[dict[str, Any]]:
-    """Cumulative production footprint of each family over time (the rebound view).
+    """Cumulative production footprint of each family over time (the rebound view):
+    :func:`dia.aggregate.timeline.cumulative_points`, at most about ``max_points`` points per
+    family (the running total is exact at each point kept; the last point is always kept)."""
+    from dia.aggregate.timeline import cumulative_points
 
-    Same rules as :func:`dia.aggregate.timeline.timeline` (runs dated by end, else start,
-    else the model's card date; undated runs left out), but with two SQL queries in all,
-    and at most ``max_points`` points per family (the running total is exact at each
-    point kept; the last point is always kept).
-    """
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from dia.record.tables import ModelRow, RunRow
-
-    graph = graph or graph_of(store)
-    members = {f: {f, *graph.descendants(f)} for f in families}
-    everyone = set().union(*members.values()) if members else set()
-    if not everyone:
-        return []
-    small = len(everyone) <= 500  # small sets: let the database filter
-    runs_stmt = select(col(RunRow.model_id), col(RunRow.ended_at), col(RunRow.started_at), col(RunRow.energy_kwh),
-                       col(RunRow.carbon_kg), col(RunRow.water_l)).where(
-        col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
-    models_stmt = select(col(ModelRow.id), col(ModelRow.created_at))
-    if small:
-        runs_stmt = runs_stmt.where(col(RunRow.model_id).in_(sorted(everyone)))
-        models_stmt = models_stmt.where(col(ModelRow.id).in_(sorted(everyone)))
-    with store._session() as session:
-        runs = [r for r in session.execute(runs_stmt).all() if r[0] in everyone]
-        created = {m: c for m, c in session.execute(models_stmt).all() if m in everyone}
-    out: list[dict[str, Any]] = []
-    for family, group in members.items():
-        events = []
-        for mid, ended, started, energy, carbon, water in runs:
-            if mid in group:
-                when = ended or started or created.get(mid)
-                if when is not None:
-                    events.append((when.replace(tzinfo=None), mid, energy or 0.0, carbon or 0.0, water or 0.0))
-        events.sort(key=lambda e: (e[0], e[1]))
-        step = max(1, -(-len(events) // max_points))
-        energy_kwh = carbon_kg = water_l = 0.0
-        for i, (when, mid, energy, carbon, water) in enumerate(events):
-            energy_kwh += energy
-            carbon_kg += carbon
-            water_l += water
-            if i % step == 0 or i == len(events) - 1:
-                out.append({"date": when, "model_id": family, "energy_kwh": energy_kwh, "carbon_kg": carbon_kg,
-                            "water_l": water_l, "member": mid})
-    return out
+    return cumulative_points(store, families, graph=graph or graph_of(store), max_points=max_points)

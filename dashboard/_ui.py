@@ -54,12 +54,15 @@ def timeline(url: str, public: bool, families: tuple[str, ...]) -> list[dict[str
 
 
 def header(title: str, blurb: str) -> None:
-    """Page title, one line of what it shows, and which store (password masked)."""
+    """Page title, one line of what it shows, and which store (password masked; in public
+    mode no location at all: a local path can contain a user name, a URL a host)."""
     st.title(title)
     st.caption(blurb)
+    if _data.is_public():
+        st.text("store: public, read-only")
+        return
     s = store()
-    where = "public, read-only" if _data.is_public() else ("read-only" if s.read_only else "read-write")
-    st.text(f"store: {s.masked_url} ({where})")
+    st.text(f"store: {s.masked_url} ({'read-only' if s.read_only else 'read-write'})")
 
 
 def metric_row(values: dict[str, tuple[float, float, float]], *, prefix: str = "") -> None:

@@ -18,7 +18,7 @@ default = [f["family"] for f in _ui.overview(url, public).families[:3]] or ids[:
 picked = st.multiselect("Models (type to search)", ids, default=[m for m in default if m in ids], key="compare_models")
 if not picked:
     st.stop()
-totals = _ui.store().model_totals()
+totals = _ui.store().model_totals(picked)  # only the picked models: an index lookup, not a scan
 rows = []
 for mid in picked:
     own = totals.get(mid)

@@ -63,6 +63,19 @@ def _gather(indptr: IntArray, indices: IntArray, nodes: IntArray) -> IntArray:
     return indices[offsets + np.arange(total, dtype=np.int64)]
 
 
+def _sorted_unique(keys: IntArray) -> IntArray:
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+
+
+def _sorted_contains(sorted_keys: IntArray, keys: IntArray) -> npt.NDArray[np.bool_]:
+    """Which of ``keys`` are in the sorted array ``sorted_keys`` (binary search, no hashing)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
+
+
 def _longest_path_levels(src: IntArray, dst: IntArray, n: int) -> IntArray:
     """Longest path length reaching each node along ``src -> dst`` (0 for sources).
 
@@ -124,11 +137,11 @@ class FamilyEngine:
         """Strict ancestors of multi-parent models: the only ones needing de-duplication."""
         if self._in_a is None:
             in_a = np.zeros(self.n, dtype=bool)
-            frontier = np.unique(_gather(self.parent_ptr, self.parent_idx, np.flatnonzero(self.is_merge)))
+            frontier = _sorted_unique(_gather(self.parent_ptr, self.parent_idx, np.flatnonzero(self.is_merge)))
             while len(frontier):
                 frontier = frontier[~in_a[frontier]]
                 in_a[frontier] = True
-                frontier = np.unique(_gather(self.parent_ptr, self.parent_idx, frontier))
+                frontier = _sorted_unique(_gather(self.parent_ptr, self.parent_idx, frontier))
             self._in_a = in_a
         return self._in_a
 
@@ -234,9 +247,9 @@ class FamilyEngine:
         merges = np.flatnonzero(self.is_merge)
         merge_total = np.zeros_like(total)
         if len(merges):
-            sets = [self._upstream_set(int(m)) for m in merges]
-            sizes = np.array([len(x) for x in sets], dtype=np.int64)
-            merge_total[merges] = np.add.reduceat(own[np.concatenate(sets)], np.cumsum(sizes) - sizes, axis=0)
+            origin, member = self._upstream_pairs(merges)
+            for j in range(own.shape[1]):
+                merge_total[:, j] = np.bincount(origin, weights=own[member, j], minlength=self.n)
         order = np.argsort(depth, kind="stable")
         bounds = np.searchsorted(depth[order], np.arange(int(depth.max()) + 2), side="left")
         for d in range(1, len(bounds) - 1):
@@ -247,18 +260,22 @@ class FamilyEngine:
             total[joined] = merge_total[joined]
         return total
 
-    def _upstream_set(self, v: int) -> IntArray:
-        # Ancestor sets are small (Hub chains are shallow): a Python walk beats an n-sized mask.
-        ptr, idx = self.parent_ptr, self.parent_idx
-        seen = {v}
-        stack = [v]
-        while stack:
-            a = stack.pop()
-            for p in idx[ptr[a]:ptr[a + 1]].tolist():
-                if p not in seen:
-                    seen.add(p)
-                    stack.append(p)
-        return np.fromiter(seen, dtype=np.int64, count=len(seen))
+    def _upstream_pairs(self, sources: IntArray) -> tuple[IntArray, IntArray]:
+        """``(origin, member)`` pairs: each source with itself and each of its unique ancestors.
+
+        All sources walk up together, one vectorised step per level (Hub chains are
+        shallow), de-duplicating ``origin * n + member`` keys: no Python loop per model.
+        """
+        n = self.n
+        seen = np.sort(sources * n + sources)
+        frontier = seen
+        while len(frontier):
+            origin, node = frontier // n, frontier % n
+            keys = np.repeat(origin, self.indeg[node]) * n + _gather(self.parent_ptr, self.parent_idx, node)
+            keys = _sorted_unique(keys)  # sort-based: np.unique's hashing is slower on such keys
+            frontier = keys[~_sorted_contains(seen, keys)]
+            seen = np.sort(np.concatenate((seen, frontier)))  # disjoint: no de-duplication needed
+        return seen // n, seen % n
 
     # -- single-model queries ------------------------------------------------------------------
 

@@ -92,14 +92,43 @@ class Rollup(BaseModel):
 
 
 class _Own:
-    """Per-model sums read from the store in one SQL query."""
+    """Per-model sums read from the store in one SQL query, kept as plain floats.
+
+    ``raw`` / ``raw_use`` hold value, low, high per quantity (``QUANTITIES`` order) and
+    ``raw_by_quality`` the carbon triple per tier; pydantic objects are built only on
+    demand (validating ~10^5 intervals in the hot loop cost seconds).
+    """
+
+    __slots__ = ("raw", "raw_by_quality", "raw_use", "runs", "use_runs")
 
     def __init__(self) -> None:
         self.runs = 0
-        self.sums = {q: Interval() for q in QUANTITIES}
-        self.carbon_by_quality: dict[str, Interval] = {}
-        self.use = {q: Interval() for q in QUANTITIES}
+        self.raw = [0.0] * 9
+        self.raw_by_quality: dict[str, list[float]] = {}
+        self.raw_use = [0.0] * 9
         self.use_runs = 0
+
+    @property
+    def sums(self) -> dict[str, Interval]:
+        return {q: _iv(self.raw[3 * i:3 * i + 3]) for i, q in enumerate(QUANTITIES)}
+
+    @property
+    def use(self) -> dict[str, Interval]:
+        return {q: _iv(self.raw_use[3 * i:3 * i + 3]) for i, q in enumerate(QUANTITIES)}
+
+    @property
+    def carbon_by_quality(self) -> dict[str, Interval]:
+        return {tier: _iv(v) for tier, v in self.raw_by_quality.items()}
+
+
+def _iv(triple: list[float]) -> Interval:
+    """An Interval of already-checked floats (no validation: hot path)."""
+    return Interval.model_construct(value=triple[0], low=triple[1], high=triple[2])
+
+
+def _add_into(acc: list[float], values: list[float]) -> None:
+    for i, x in enumerate(values):
+        acc[i] += x
 
 
 def _own_footprints(store: Store, model_ids: set[str]) -> dict[str, _Own]:
@@ -119,22 +148,26 @@ def _own_footprints(store: Store, model_ids: set[str]) -> dict[str, _Own]:
         stmt = stmt.where(col(RunRow.model_id).in_(sorted(model_ids)))
     out: dict[str, _Own] = {}
     with store._session() as session:
-        for row in session.execute(stmt).all():
-            mid, is_use, quality, count = row[0], bool(row[1]), row[2], int(row[3])
-            if mid not in model_ids:
-                continue
-            own = out.setdefault(mid, _Own())
-            values = [float(x or 0.0) for x in row[4:]]
-            triples = {q: Interval.of(values[3 * i:3 * i + 3]) for i, q in enumerate(QUANTITIES)}
-            if is_use:
-                own.use_runs += count
-                for q in QUANTITIES:
-                    own.use[q] = own.use[q] + triples[q]
-                continue
-            own.runs += count
-            for q in QUANTITIES:
-                own.sums[q] = own.sums[q] + triples[q]
-            own.carbon_by_quality[quality] = own.carbon_by_quality.get(quality, Interval()) + triples["carbon_kg"]
+        rows = session.connection().execute(stmt).all()  # plain rows: no ORM loading
+    for row in rows:
+        mid = row[0]
+        if mid not in model_ids:
+            continue
+        own = out.get(mid)
+        if own is None:
+            own = out[mid] = _Own()
+        count = int(row[3])
+        values = [float(x or 0.0) for x in row[4:]]
+        if row[1]:
+            own.use_runs += count
+            _add_into(own.raw_use, values)
+            continue
+        own.runs += count
+        _add_into(own.raw, values)
+        tier = own.raw_by_quality.get(row[2])
+        if tier is None:
+            tier = own.raw_by_quality[row[2]] = [0.0, 0.0, 0.0]
+        _add_into(tier, values[3:6])
     return out
 
 
@@ -192,48 +225,51 @@ def _assemble(model_id: str, scope: Scope, impute: bool, graph: LineageGraph, de
     from dia.record.report import worst_quality
 
     members = set(depths)
-    totals = {q: Interval() for q in QUANTITIES}
-    use = {q: Interval() for q in QUANTITIES}
+    totals = [0.0] * 9
+    use = [0.0] * 9
     imputed_totals = {q: Interval() for q in QUANTITIES}
-    by_quality: dict[str, Interval] = {}
+    by_quality: dict[str, list[float]] = {}
     by_relation: dict[str, int] = {}
     rows: list[MemberRow] = []
+    worst: dict[frozenset[str], str] = {}  # worst tier per set of tiers (a handful of sets)
     for member in sorted(members, key=lambda m: (depths[m], m)):
         relation, method = _member_relation(graph, member, members, model_id)
         by_relation[relation] = by_relation.get(relation, 0) + 1
         own = owns.get(member)
         has_report = own is not None and own.runs > 0
         if own is not None:
-            for q in QUANTITIES:
-                use[q] = use[q] + own.use[q]
-        row = MemberRow(model_id=member, relation=relation, depth=depths[member], has_report=has_report,
-                        runs=own.runs if own else 0, energy_kwh=None, carbon_kg=None, water_l=None,
-                        quality="unavailable")
+            _add_into(use, own.raw_use)
+        # Every field given: model_construct then skips resolving defaults (hot path).
+        fields: dict[str, Any] = {"energy_kwh": None, "carbon_kg": None, "water_l": None, "quality": "unavailable",
+                                  "imputed_carbon_kg": None, "imputed_energy_kwh": None, "imputed_water_l": None,
+                                  "imputed_basis": None}
         if has_report and own is not None:
-            for q in QUANTITIES:
-                totals[q] = totals[q] + own.sums[q]
-            for tier, carbon in own.carbon_by_quality.items():
-                by_quality[tier] = by_quality.get(tier, Interval()) + carbon
-            row.energy_kwh, row.carbon_kg, row.water_l = own.sums["energy_kwh"], own.sums["carbon_kg"], own.sums["water_l"]
-            row.quality = worst_quality(*own.carbon_by_quality).value
+            _add_into(totals, own.raw)
+            for tier, carbon in own.raw_by_quality.items():
+                _add_into(by_quality.setdefault(tier, [0.0, 0.0, 0.0]), carbon)
+            tiers = frozenset(own.raw_by_quality)
+            if tiers not in worst:
+                worst[tiers] = worst_quality(*sorted(tiers)).value
+            fields.update(energy_kwh=_iv(own.raw[0:3]), carbon_kg=_iv(own.raw[3:6]), water_l=_iv(own.raw[6:9]),
+                          quality=worst[tiers])
         elif impute:
             est = impute_member(relation, method, gpu_name=recorded_gpu(metadata.get(member)))
             if est is not None:
-                row.imputed_energy_kwh = Interval(**vars(est.energy_kwh))
-                row.imputed_carbon_kg = Interval(**vars(est.carbon_kg))
-                row.imputed_water_l = Interval(**vars(est.water_l))
-                row.imputed_basis = est.basis
-                row.quality = "imputed"
-                imputed_totals["energy_kwh"] += row.imputed_energy_kwh
-                imputed_totals["carbon_kg"] += row.imputed_carbon_kg
-                imputed_totals["water_l"] += row.imputed_water_l
-        rows.append(row)
+                fields.update(imputed_energy_kwh=Interval(**vars(est.energy_kwh)),
+                              imputed_carbon_kg=Interval(**vars(est.carbon_kg)),
+                              imputed_water_l=Interval(**vars(est.water_l)), imputed_basis=est.basis, quality="imputed")
+                imputed_totals["energy_kwh"] += fields["imputed_energy_kwh"]
+                imputed_totals["carbon_kg"] += fields["imputed_carbon_kg"]
+                imputed_totals["water_l"] += fields["imputed_water_l"]
+        rows.append(MemberRow.model_construct(model_id=member, relation=relation, depth=depths[member],
+                                              has_report=has_report, runs=own.runs if own else 0, **fields))
     with_report = sum(r.has_report for r in rows)
-    return Rollup(
+    return Rollup.model_construct(
         model=model_id, scope=scope, members=len(rows), with_report=with_report,
-        coverage=with_report / len(rows), energy_kwh=totals["energy_kwh"], carbon_kg=totals["carbon_kg"],
-        water_l=totals["water_l"], by_quality=dict(sorted(by_quality.items())),
-        by_relation=dict(sorted(by_relation.items())), use=use, imputed=impute,
+        coverage=with_report / len(rows), energy_kwh=_iv(totals[0:3]), carbon_kg=_iv(totals[3:6]),
+        water_l=_iv(totals[6:9]), by_quality={k: _iv(v) for k, v in sorted(by_quality.items())},
+        by_relation=dict(sorted(by_relation.items())),
+        use={q: _iv(use[3 * i:3 * i + 3]) for i, q in enumerate(QUANTITIES)}, imputed=impute,
         imputed_totals=imputed_totals if impute else None, rows=rows,
     )
 

@@ -3,6 +3,7 @@
 Each production run of a family member is dated by its end (else its start); a member
 known only from a card is dated by the model's ``created_at`` (card date). The points
 are running totals per family, so a plot shows derivatives piling up beyond their base.
+Two SQL queries in all (runs, model dates), whatever the family size.
 
 >>> from dia.record.store import Store
 >>> timeline("org/base", store=Store("sqlite://"))
@@ -13,15 +14,20 @@ dia.errors.UnknownModelError: unknown model 'org/base'
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from dia.link.graph import lineage
 
 if TYPE_CHECKING:
+    from dia.link.graph import LineageGraph
     from dia.record.store import Store
+
+# Member sets up to this size are filtered by the database (IN list); larger ones read
+# every production run once and filter in Python (one scan beats a huge IN list).
+_SQL_FILTER_MAX = 500
 
 
 class TimelinePoint(BaseModel):
@@ -35,45 +41,98 @@ class TimelinePoint(BaseModel):
     member: str | None = None  # the member whose run added this step
 
 
-def timeline(model_ids: str | list[str], *, store: Store | str | None = None) -> list[TimelinePoint]:
-    """Cumulative family footprint over time for one or several models (sorted by date)."""
-    from sqlalchemy import select
-    from sqlmodel import col
+def timeline(model_ids: str | list[str], *, store: Store | str | None = None, graph: LineageGraph | None = None,
+             max_points: int | None = None) -> list[TimelinePoint]:
+    """Cumulative family footprint over time for one or several models (sorted by date).
 
+    ``max_points`` thins each family's curve to about that many points (the running
+    total stays exact at every point kept, and the last point is always kept).
+    """
     from dia.record.store import Store
-    from dia.record.tables import RunRow
 
     wanted = [model_ids] if isinstance(model_ids, str) else list(model_ids)
     opened = store if isinstance(store, Store) else Store(store)
     try:
-        graph = lineage(opened)
-        families = {m: {m, *graph.descendants(m)} for m in wanted}  # raises UnknownModelError
-        everyone = set().union(*families.values()) if families else set()
-        created = {m: info.created_at for m in everyone if (info := opened.get_model(m)) is not None}
-        stmt = select(col(RunRow.model_id), col(RunRow.ended_at), col(RunRow.started_at),
-                      col(RunRow.energy_kwh), col(RunRow.carbon_kg), col(RunRow.water_l)).where(
-            col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
-        with opened._session() as session:
-            runs = [r for r in session.execute(stmt).all() if r[0] in everyone]
+        points = cumulative_points(opened, wanted, graph=graph, max_points=max_points)
     finally:
         if opened is not store:
             opened.close()
-    points: list[TimelinePoint] = []
-    for family_id, family in families.items():
+    out = [TimelinePoint.model_construct(**p) for p in points]  # fields built below: no re-validation
+    return sorted(out, key=lambda p: (p.date, p.model_id))
+
+
+def cumulative_points(store: Store, families: list[str], *, graph: LineageGraph | None = None,
+                      max_points: int | None = None) -> list[dict[str, Any]]:
+    """The timeline as plain dicts (``date``, ``model_id``, ``energy_kwh``, ``carbon_kg``,
+    ``water_l``, ``member``), family by family, each family's points by date.
+
+    Raises :class:`~dia.errors.UnknownModelError` for an unknown family model.
+    """
+    graph = graph if graph is not None else lineage(store)
+    members = {f: {f, *graph.descendants(f)} for f in families}  # raises UnknownModelError
+    everyone: set[str] = set().union(*members.values()) if members else set()
+    if not everyone:
+        return []
+    runs, created = _dated_runs(store, everyone)
+    out: list[dict[str, Any]] = []
+    for family, group in members.items():
         events = []
-        for mid, ended, started, energy, carbon, water in runs:
-            if mid in family:
-                when = ended or started or created.get(mid)
+        for mid, when, energy, carbon, water in runs:
+            if mid in group:
+                when = when or created.get(mid)
                 if when is not None:  # an undated run cannot be placed on a timeline
-                    events.append((when.replace(tzinfo=None), mid, energy or 0.0, carbon or 0.0, water or 0.0))
+                    events.append((when, mid, energy or 0.0, carbon or 0.0, water or 0.0))
+        events.sort(key=lambda e: (e[0], e[1]))
+        step = 1 if not max_points else max(1, -(-len(events) // max_points))
         energy_kwh = carbon_kg = water_l = 0.0
-        for when, mid, energy, carbon, water in sorted(events, key=lambda e: (e[0], e[1])):
+        last = len(events) - 1
+        for i, (when, mid, energy, carbon, water) in enumerate(events):
             energy_kwh += energy
             carbon_kg += carbon
             water_l += water
-            points.append(TimelinePoint(date=when, model_id=family_id, energy_kwh=energy_kwh,
-                                        carbon_kg=carbon_kg, water_l=water_l, member=mid))
-    return sorted(points, key=lambda p: (p.date, p.model_id))
+            if i % step == 0 or i == last:
+                out.append({"date": when, "model_id": family, "energy_kwh": energy_kwh, "carbon_kg": carbon_kg,
+                            "water_l": water_l, "member": mid})
+    return out
 
 
-__all__ = ["TimelinePoint", "timeline"]
+def _dated_runs(store: Store, everyone: set[str]) -> tuple[list[Any], dict[str, datetime | None]]:
+    """Production runs of ``everyone`` as ``(model, end-else-start, energy, carbon, water)``
+    and the models' card dates: two queries."""
+    from sqlalchemy import String, func, select, type_coerce
+    from sqlmodel import col
+
+    from dia.record.tables import ModelRow, RunRow
+
+    # COALESCE in SQL: one date per run. Read as the database's own value (SQLite: ISO
+    # text), parsed below: sqlmodel's timezone wrapper per row cost more than the query.
+    when = type_coerce(func.coalesce(col(RunRow.ended_at), col(RunRow.started_at)), String)
+    runs_stmt = select(col(RunRow.model_id), when, col(RunRow.energy_kwh), col(RunRow.carbon_kg),
+                       col(RunRow.water_l)).where(col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
+    models_stmt = select(col(ModelRow.id), type_coerce(col(ModelRow.created_at), String))
+    if len(everyone) <= _SQL_FILTER_MAX:
+        runs_stmt = runs_stmt.where(col(RunRow.model_id).in_(sorted(everyone)))
+        models_stmt = models_stmt.where(col(ModelRow.id).in_(sorted(everyone)))
+    with store._session() as session:
+        conn = session.connection()  # plain rows: the ORM's per-row loading is not needed
+        runs = [(m, _naive_utc(w), e, c, wt) for m, w, e, c, wt in conn.execute(runs_stmt).all() if m in everyone]
+        created = {m: _naive_utc(c) for m, c in conn.execute(models_stmt).all() if m in everyone}
+    return runs, created
+
+
+def _naive_utc(value: Any) -> datetime | None:
+    """A stored timestamp as a naive UTC datetime (SQLite gives ISO text, PostgreSQL datetimes).
+
+    >>> _naive_utc("2025-01-02 03:04:05.000000")
+    datetime.datetime(2025, 1, 2, 3, 4, 5)
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value  # type: ignore[no-any-return]
+
+
+__all__ = ["TimelinePoint", "cumulative_points", "timeline"]

