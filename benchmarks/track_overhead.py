@@ -117,8 +117,10 @@ def main() -> None:
         except ImportError:
             print("CodeCarbon not installed: no comparison")
         ratio = cc_ms / dia_ms if cc_ms is not None and dia_ms > 0 else None
-        if ratio is not None:
-            print(f"latency ratio (CodeCarbon / dia, warm medians): {ratio:.1f}x")
+        first_ratio = cc_first / dia_first if cc_first is not None and dia_first > 0 else None
+        if ratio is not None and first_ratio is not None:
+            print(f"latency ratio (CodeCarbon / dia): warm medians {ratio:.1f}x, first call in a process "
+                  f"{first_ratio:.1f}x")
         pct, base, tracked = loop_overhead_pct(args.loop_s, args.pairs)
         print(f"CPU loop: untracked {base:.3f} s, tracked {tracked:.3f} s (fastest of {args.pairs} each): "
               f"overhead {pct:+.2f} %")
@@ -127,7 +129,8 @@ def main() -> None:
                       "latency_ratio": round(ratio, 1) if ratio is not None else None,
                       "loop_overhead_pct": round(pct, 3),
                       "dia_first_call_ms": round(dia_first, 1),
-                      "codecarbon_first_call_ms": round(cc_first, 1) if cc_first is not None else None}))
+                      "codecarbon_first_call_ms": round(cc_first, 1) if cc_first is not None else None,
+                      "first_call_ratio": round(first_ratio, 1) if first_ratio is not None else None}))
 
 
 if __name__ == "__main__":

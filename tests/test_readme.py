@@ -14,19 +14,19 @@ _BLOCK = re.compile(r"^```sh tested\n(.*?)^```", re.S | re.M)
 _EXPECT = re.compile(r"#\s*expect exit (\d+)")
 
 
-def tested_blocks() -> list[str]:
+def readme_blocks() -> list[str]:
     return _BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8"))
 
 
 def test_readme_has_tested_commands() -> None:
-    assert len(tested_blocks()) >= 5
+    assert len(readme_blocks()) >= 5
 
 
 def test_readme_commands_run(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "DIA_DATABASE_URL": f"sqlite:///{tmp_path}/readme.sqlite", "HF_HUB_OFFLINE": "1",
            "DIA_README_ROOT": str(ROOT), "COLUMNS": "160"}
-    for block in tested_blocks():
+    for block in readme_blocks():
         expected = int(m.group(1)) if (m := _EXPECT.search(block)) else 0
         proc = subprocess.run(["bash", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=300)
