@@ -26,13 +26,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from dia.constants import SCHEMA_VERSION
+
 if TYPE_CHECKING:
     from dia.record.report import Quantity, RunReport
     from dia.record.store import Store
 
 CardFormat = Literal["hf", "dia-v0.1", "both"]
 FORMATS: tuple[str, ...] = ("hf", "dia-v0.1", "both")
-CARD_SCHEMA_VERSION = "1"
 
 SECTION_START = "<!-- dia:environmental-impact:start -->"
 SECTION_END = "<!-- dia:environmental-impact:end -->"
@@ -235,7 +236,7 @@ def _upstream(model_id: str, store: Store) -> dict[str, Any]:
 
 
 def _dia_block(model_id: str, own: _Own, parents: list[dict[str, Any]]) -> dict[str, Any]:
-    block: dict[str, Any] = {"schema_version": CARD_SCHEMA_VERSION, "model_id": model_id,
+    block: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "model_id": model_id,
                              "scope": "incremental"}
     if parents:
         rels = sorted({p["relation"] for p in parents})

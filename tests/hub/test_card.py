@@ -60,7 +60,7 @@ def test_hub_fields_describe_this_models_own_runs_in_grams(hub_store: Store) -> 
     assert meta["base_model"] == "org/base"
     assert meta["base_model_relation"] == "finetune"
     block = meta["dia"]
-    assert block["schema_version"] == "1" and block["scope"] == "incremental"
+    assert block["schema_version"] == "1.0" and block["scope"] == "incremental"
     assert block["relation"] == "finetune" and block["runs"] == 2
     assert block["energy_kwh"] == {"value": 3.0, "low": 2.7, "high": 3.3, "unit": "kWh", "quality": "measured"}
     assert block["carbon_kg"]["operational"]["value"] == pytest.approx(0.75)
