@@ -12,6 +12,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -124,17 +125,20 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    """A fake Hub on 127.0.0.1; Hub offline mode is switched off for the test."""
+@contextmanager
+def hub_on_loopback(monkeypatch: pytest.MonkeyPatch, hub: Any, handler: type[BaseHTTPRequestHandler]) -> Iterator[Any]:
+    """Serve ``hub`` on 127.0.0.1 and let huggingface_hub talk to it (offline mode off).
+
+    tests/conftest.py keeps every test offline and blocks non-loopback connections; a Hub
+    test switches only huggingface_hub's offline flag off, and drops proxies.
+    """
     import huggingface_hub.constants
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
-    hub = FakeHub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     hub.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -143,6 +147,20 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def serve_hub(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, type[BaseHTTPRequestHandler]], Any]:
+    """``with serve_hub(hub, handler):`` runs a test's own fake Hub (see hub_on_loopback)."""
+    return lambda hub, handler: hub_on_loopback(monkeypatch, hub, handler)
+
+
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A fake Hub on 127.0.0.1 that answers the upload endpoints."""
+    hub = FakeHub()
+    with hub_on_loopback(monkeypatch, hub, _handler(hub)):
+        yield hub
 
 
 @pytest.fixture

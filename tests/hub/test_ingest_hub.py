@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -78,25 +77,13 @@ def _handler(hub: MiniHub) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def mini_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MiniHub]:
+def mini_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, serve_hub: Any) -> Iterator[MiniHub]:
     import huggingface_hub.constants
 
-    # conftest keeps every test offline; this one talks to a Hub on 127.0.0.1 only.
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
     hub = MiniHub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
-    hub.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_hub(hub, _handler(hub)):
         yield hub
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_hub_family_walk_ingests_footprints_and_lineage(mini_hub: MiniHub, tmp_path: Path) -> None:
