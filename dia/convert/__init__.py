@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dia.convert.factors import FACTOR_NAMES, ResolvedFactors, gpu_tdp_w, resolve_factors
 from dia.convert.footprint import Footprint, convert_report, footprint
-from dia.convert.location import known_locations, resolve_location
+from dia.convert.location import known_locations, resolve_place
 
 __all__ = ["FACTOR_NAMES", "Footprint", "ResolvedFactors", "convert_report", "footprint", "gpu_tdp_w",
-           "known_locations", "resolve_factors", "resolve_location"]
+           "known_locations", "resolve_factors", "resolve_place"]

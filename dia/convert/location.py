@@ -115,25 +115,6 @@ def configured_location() -> tuple[dict[str, str | None], str]:
     return fields, str(path)
 
 
-def resolve_location(
-    *,
-    country: str | None = None,
-    region: str | None = None,
-    cloud_provider: str | None = None,
-    cloud_region: str | None = None,
-    explicit_intensity: bool = False,
-    on_unknown: OnUnknown = "raise",
-) -> Location:
-    """Resolve a location (falling back to env vars and the config file); see module docs.
-
-    >>> resolve_location(region="quebec").country
-    'CAN'
-    """
-    return resolve_place(country=country, region=region, cloud_provider=cloud_provider,
-                         cloud_region=cloud_region, explicit_intensity=explicit_intensity,
-                         on_unknown=on_unknown).location
-
-
 def resolve_place(
     *,
     country: str | None = None,
@@ -143,7 +124,11 @@ def resolve_place(
     explicit_intensity: bool = False,
     on_unknown: OnUnknown = "raise",
 ) -> Place:
-    """Like :func:`resolve_location`, also returning the table rows used."""
+    """Resolve a location (falling back to env vars and the config file); see module docs.
+
+    >>> resolve_place(region="quebec").location.country
+    'CAN'
+    """
     notes: list[str] = []
     if not any((country, region, cloud_provider, cloud_region)):
         fields, origin = configured_location()
