@@ -1,17 +1,20 @@
 """Family and upstream totals for EVERY model at once, exact on DAGs, over numpy arrays.
 
 Why not ``networkx.descendants`` per model: at Hub scale (millions of models, families
-of tens of thousands) that is quadratic-ish work in Python. Instead:
+of tens of thousands) that is quadratic-ish work in Python. Instead the DAG is split into
+a forest (every edge into a single-parent model) and the merges (multi-parent models,
+which are roots of that forest), and:
 
-* family (model + unique descendants): sums are accumulated bottom-up over the edges,
-  level by level (``np.bincount``). That is exact for every model whose descendants are
-  each reached by one path only. The only models that can reach a node by two paths are
-  strict ancestors of a multi-parent node (set ``A``); those few are recomputed with an
-  explicit de-duplicated walk that stops as soon as it leaves ``A`` (below ``A`` the
-  bottom-up sums are already exact, and distinct exits never overlap).
-* upstream (model + unique ancestors): top-down, ``up[child] = own[child] + up[parent]``
-  for single-parent models (exact: the child is not among the parent's ancestors); only
-  multi-parent models take an explicit de-duplicated walk over their ancestors.
+* family (model + unique descendants) = the model's forest subtree sum, plus the subtree
+  sum of every merge strictly below it, each merge once. Exact: a descendant ``u`` of
+  ``v`` lies in exactly one of those subtrees (the one of the last merge on a path from
+  ``v`` to ``u``, or ``v``'s own if there is none), so the subtrees are disjoint and
+  cover the family. Subtree sums are bottom-up segmented sums, one per forest level.
+* upstream (model + unique ancestors): a merge's total is summed over its explicit,
+  de-duplicated ancestry; below it, ``up[child] = own[child] + up[tree parent]`` top-down.
+
+Both use the same ``(merge, ancestor)`` pairs (about ten per merge on Hub-like data),
+walked once for all merges together with sorted numpy keys: no Python loop per model.
 
 >>> import numpy as np
 >>> eng = FamilyEngine(4, parents=[0, 0, 1, 2], children=[1, 2, 3, 3])  # a diamond
@@ -43,13 +46,6 @@ COLUMNS: tuple[str, ...] = (
     "carbon_kg", "carbon_kg_low", "carbon_kg_high",
     "water_l", "water_l_low", "water_l_high",
 )
-
-
-def _csr(keys: IntArray, values: IntArray, n: int) -> tuple[IntArray, IntArray]:
-    order = np.argsort(keys, kind="stable")
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys, minlength=n), out=indptr[1:])
-    return indptr, values[order]
 
 
 def _gather(indptr: IntArray, indices: IntArray, nodes: IntArray) -> IntArray:
@@ -93,6 +89,39 @@ def _longest_path_levels(src: IntArray, dst: IntArray, n: int) -> IntArray:
     return level
 
 
+def _forest_depth(tree_parent: IntArray) -> IntArray:
+    """Each node's distance to its root along ``tree_parent`` (-1 at roots), by pointer jumping:
+    O(n log depth), whatever the depth."""
+    depth = (tree_parent >= 0).astype(np.int64)
+    jump = tree_parent.copy()
+    live = np.flatnonzero(jump >= 0)
+    while len(live):
+        hop = jump[live]
+        depth[live] += depth[hop]  # the right side is read before the write: a synchronous round
+        jump[live] = jump[hop]
+        live = live[jump[live] >= 0]
+    return depth
+
+
+def _as_matrix(own: FloatArray, n: int) -> FloatArray:
+    """``own`` as an ``(n, k)`` float matrix (a vector is one column)."""
+    own = np.asarray(own, dtype=np.float64)
+    if own.ndim == 1:
+        return own.reshape(n, 1)
+    return own.reshape(n, own.shape[1]) if own.ndim == 2 else own.reshape(n, -1)  # raises unless n rows
+
+
+def _add_rows(target: FloatArray, index: IntArray, rows: FloatArray) -> None:
+    """``target[index] += rows`` with repeated indices summed (sort + ``reduceat``:
+    faster than ``np.add.at`` on row blocks)."""
+    if not len(index):
+        return
+    order = np.argsort(index, kind="stable")
+    index = index[order]
+    starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
+    target[index[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+
+
 class FamilyEngine:
     """Exact family/upstream sums over a DAG given as ``parents[i] -> children[i]`` index pairs.
 
@@ -104,16 +133,24 @@ class FamilyEngine:
         self.parent = np.asarray(parents, dtype=np.int64)
         self.child = np.asarray(children, dtype=np.int64)
         if len(self.parent):
-            # Sorted unique keys: one edge per pair, already grouped by parent (child CSR).
+            # Sorted unique keys: one edge per pair, grouped by parent (the child CSR, and
+            # the order the forest levels rely on).
             edge_keys = np.sort(self.parent * n + self.child)  # (np.unique hashes: slower here)
             edge_keys = edge_keys[np.concatenate(([True], edge_keys[1:] != edge_keys[:-1]))]
             self.parent, self.child = edge_keys // n, edge_keys % n
         self.child_ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.parent, minlength=n), out=self.child_ptr[1:])
         self.child_idx = self.child
-        self.parent_ptr, self.parent_idx = _csr(self.child, self.parent, n)
-        self.indeg = np.diff(self.parent_ptr)
+        self.indeg = np.bincount(self.child, minlength=n)
         self.is_merge = self.indeg >= 2
+        # The forest: every edge into a single-parent model (edges into merges are cut).
+        in_tree = ~self.is_merge[self.child]
+        self.tree_parent = np.full(n, -1, dtype=np.int64)
+        self.tree_parent[self.child[in_tree]] = self.parent[in_tree]
+        self._tree_edges = (self.parent[in_tree], self.child[in_tree])
+        self._parent_csr: tuple[IntArray, IntArray] | None = None
+        self._levels: list[tuple[IntArray, IntArray, IntArray, IntArray]] | None = None
+        self._pairs: tuple[IntArray, IntArray] | None = None
         self._height: IntArray | None = None
         self._depth: IntArray | None = None
         self._in_a: npt.NDArray[np.bool_] | None = None
@@ -121,143 +158,107 @@ class FamilyEngine:
     # -- structure (computed once, cached) -------------------------------------------------
 
     @property
+    def parent_ptr(self) -> IntArray:
+        return self._parents_csr()[0]
+
+    @property
+    def parent_idx(self) -> IntArray:
+        return self._parents_csr()[1]
+
+    def _parents_csr(self) -> tuple[IntArray, IntArray]:
+        if self._parent_csr is None:
+            # O(n) from the forest: a single-parent model's one slot is its tree parent;
+            # only the (few) edges into merges need sorting by child.
+            ptr = np.zeros(self.n + 1, dtype=np.int64)
+            np.cumsum(self.indeg, out=ptr[1:])
+            idx = np.empty(len(self.child), dtype=np.int64)
+            single = self.indeg == 1
+            idx[ptr[:-1][single]] = self.tree_parent[single]
+            into_merge = self.is_merge[self.child]
+            order = np.argsort(self.child[into_merge], kind="stable")  # keeps parents ascending
+            idx[np.repeat(self.is_merge, self.indeg)] = self.parent[into_merge][order]
+            self._parent_csr = (ptr, idx)
+        return self._parent_csr
+
+    @property
     def height(self) -> IntArray:
+        """Longest path down to a leaf (0 for leaves)."""
         if self._height is None:
             self._height = _longest_path_levels(self.child, self.parent, self.n)
         return self._height
 
     @property
     def depth(self) -> IntArray:
+        """Longest path up from a root (0 for roots)."""
         if self._depth is None:
             self._depth = _longest_path_levels(self.parent, self.child, self.n)
         return self._depth
 
     @property
     def ancestors_of_merges(self) -> npt.NDArray[np.bool_]:
-        """Strict ancestors of multi-parent models: the only ones needing de-duplication."""
+        """Strict ancestors of multi-parent models: the only ones whose family needs de-duplication."""
         if self._in_a is None:
-            in_a = np.zeros(self.n, dtype=bool)
-            frontier = _sorted_unique(_gather(self.parent_ptr, self.parent_idx, np.flatnonzero(self.is_merge)))
-            while len(frontier):
-                frontier = frontier[~in_a[frontier]]
-                in_a[frontier] = True
-                frontier = _sorted_unique(_gather(self.parent_ptr, self.parent_idx, frontier))
-            self._in_a = in_a
+            origin, member = self.merge_ancestry
+            self._in_a = np.zeros(self.n, dtype=bool)
+            self._in_a[member[origin != member]] = True
         return self._in_a
+
+    @property
+    def merge_ancestry(self) -> tuple[IntArray, IntArray]:
+        """``(merge, member)`` pairs: each multi-parent model with itself and its unique ancestors."""
+        if self._pairs is None:
+            self._pairs = self._upstream_pairs(np.flatnonzero(self.is_merge))
+        return self._pairs
+
+    def _tree_levels(self) -> list[tuple[IntArray, IntArray, IntArray, IntArray]]:
+        """Forest edges by the child's depth in the forest (level 1 first), each level as
+        ``(parents, children, unique parents, segment starts)``; within a level the edges
+        stay grouped by parent, so a level's sums are one ``np.add.reduceat``."""
+        if self._levels is None:
+            tp, tc = self._tree_edges
+            level = _forest_depth(self.tree_parent)[tc]
+            small = level.astype(np.int16) if len(level) and level.max() < 2**15 else level
+            order = np.argsort(small, kind="stable")  # radix sort; keeps the parent grouping
+            level = level[order]
+            tp, tc = tp[order], tc[order]
+            bounds = np.flatnonzero(np.concatenate(([True], level[1:] != level[:-1], [True])))
+            if not len(level):
+                bounds = bounds[:0]  # no forest edge: no level
+            self._levels = []
+            for lo, hi in itertools.pairwise(bounds):
+                p = tp[lo:hi]
+                starts = np.flatnonzero(np.concatenate(([True], p[1:] != p[:-1])))
+                self._levels.append((p, tc[lo:hi], p[starts], starts))
+        return self._levels
 
     # -- all-model totals -------------------------------------------------------------------
 
     def family_totals(self, own: FloatArray) -> FloatArray:
         """Per model: sum of ``own`` over the model and its unique descendants."""
-        own = np.asarray(own, dtype=np.float64).reshape(self.n, -1)
+        own = _as_matrix(own, self.n)
         total = own.copy()
-        height = self.height
-        if len(self.child):
-            child_height = height[self.child]
-            # Edges grouped by the child's height (children finish first), then by parent,
-            # so each level is one segmented sum over all columns at once.
-            order = np.lexsort((self.parent, child_height))
-            bounds = np.searchsorted(child_height[order], np.arange(int(height.max()) + 1), side="left")
-            bounds = np.append(bounds, len(order))
-            for h in range(len(bounds) - 1):
-                sel = order[bounds[h]:bounds[h + 1]]
-                if not len(sel):
-                    continue
-                p = self.parent[sel]
-                starts = np.flatnonzero(np.concatenate(([True], p[1:] != p[:-1])))
-                total[p[starts]] += np.add.reduceat(total[self.child[sel]], starts, axis=0)
-        self._fix_family(own, total)
+        # Forest subtree sums, deepest level first: exact (one path to each node).
+        for _, child, uniq, starts in reversed(self._tree_levels()):
+            total[uniq] += np.add.reduceat(total[child], starts, axis=0)
+        # Plus the subtree of every merge strictly below, each once (the subtrees are disjoint).
+        origin, member = self.merge_ancestry
+        strict = origin != member
+        _add_rows(total, member[strict], total[origin[strict]])
         return total
-
-    def _fix_family(self, own: FloatArray, naive: FloatArray) -> None:
-        in_a = self.ancestors_of_merges
-        a_nodes = np.flatnonzero(in_a)
-        if not len(a_nodes):
-            return
-        # Exits below A that are single-parent: their (exact) sums attach to their one parent.
-        plain = in_a[self.parent] & ~in_a[self.child] & ~self.is_merge[self.child]
-        plain_sum = np.zeros_like(naive)
-        for j in range(naive.shape[1]):
-            plain_sum[:, j] = np.bincount(self.parent[plain], weights=naive[self.child[plain], j], minlength=self.n)
-        # U(v): the models of A below v plus the multi-parent exits below them, as sets
-        # merged children-first (C-level set unions; overlaps through merges vanish).
-        # A child of A with v as its only parent (most of A: single-parent chains) hands
-        # its set to v instead of it being copied: then exact(v) = inside(v) + exact(heir)
-        # + the values of what v adds beyond the heir's set.
-        special = in_a[self.parent] & (in_a[self.child] | self.is_merge[self.child])
-        sptr, sidx = _csr(self.parent[special], self.child[special], self.n)
-        sptr_l, sidx_l = sptr.tolist(), sidx.tolist()
-        in_a_l = in_a.tolist()
-        single_l = (self.indeg == 1).tolist()
-        a_nodes = a_nodes[np.argsort(self.height[a_nodes], kind="stable")]
-        order = a_nodes.tolist()
-        below: dict[int, set[int]] = {}
-        heir_of = np.full(len(order), -1, dtype=np.int64)
-        added: list[list[int]] = []
-        for row, v in enumerate(order):
-            kids = sidx_l[sptr_l[v]:sptr_l[v + 1]]
-            owned = [c for c in kids if in_a_l[c] and single_l[c]]
-            heir = max(owned, key=lambda c: len(below[c])) if owned else -1
-            reach = below.pop(heir) if heir >= 0 else set()
-            extra: set[int] = set()
-            for c in kids:
-                if in_a_l[c] and c != heir:
-                    extra |= below[c]
-                extra.add(c)
-            extra -= reach
-            extra.discard(heir)  # its own value is inside exact(heir)
-            reach |= extra
-            if heir >= 0:
-                reach.add(heir)
-            below[v] = reach
-            heir_of[row] = heir
-            added.append(list(extra))
-        # Inside A a model contributes its own value plus its plain exits; a non-A
-        # multi-parent exit contributes its exact bottom-up sum.
-        inside = own + plain_sum
-        sizes = np.fromiter((len(x) for x in added), dtype=np.int64, count=len(added))
-        flat = np.fromiter(itertools.chain.from_iterable(added), dtype=np.int64, count=int(sizes.sum()))
-        values = np.where(in_a[flat][:, None], inside[flat], naive[flat])
-        extra_sum = np.zeros((len(order), naive.shape[1]))
-        nonempty = sizes > 0
-        if nonempty.any():
-            starts = (np.cumsum(sizes) - sizes)[nonempty]
-            extra_sum[nonempty] = np.add.reduceat(values, starts, axis=0)
-        fixed = inside[a_nodes] + extra_sum
-        # Add the heirs' exact sums, children first (heirs sit at a lower height).
-        row_of = np.full(self.n, -1, dtype=np.int64)
-        row_of[a_nodes] = np.arange(len(order))
-        heights = self.height[a_nodes]
-        has_heir = heir_of >= 0
-        for h in np.unique(heights[has_heir]).tolist():
-            rows = np.flatnonzero(has_heir & (heights == h))
-            fixed[rows] += fixed[row_of[heir_of[rows]]]
-        naive[a_nodes] = fixed
 
     def upstream_totals(self, own: FloatArray) -> FloatArray:
         """Per model: sum of ``own`` over the model and its unique ancestors."""
-        own = np.asarray(own, dtype=np.float64).reshape(self.n, -1)
+        own = _as_matrix(own, self.n)
         total = own.copy()
         if not len(self.child):
             return total
-        depth = self.depth
-        single = self.indeg == 1
-        only_parent = np.full(self.n, -1, dtype=np.int64)
-        only_parent[single] = self.parent_idx[self.parent_ptr[:-1][single]]
-        merges = np.flatnonzero(self.is_merge)
-        merge_total = np.zeros_like(total)
-        if len(merges):
-            origin, member = self._upstream_pairs(merges)
-            for j in range(own.shape[1]):
-                merge_total[:, j] = np.bincount(origin, weights=own[member, j], minlength=self.n)
-        order = np.argsort(depth, kind="stable")
-        bounds = np.searchsorted(depth[order], np.arange(int(depth.max()) + 2), side="left")
-        for d in range(1, len(bounds) - 1):
-            level = order[bounds[d]:bounds[d + 1]]
-            lone = level[single[level]]
-            total[lone] = own[lone] + total[only_parent[lone]]
-            joined = level[self.is_merge[level]]
-            total[joined] = merge_total[joined]
+        # A merge's upstream is its explicit ancestry; below it, chains add up top-down.
+        origin, member = self.merge_ancestry
+        if len(origin):
+            starts = np.flatnonzero(np.concatenate(([True], origin[1:] != origin[:-1])))
+            total[origin[starts]] = np.add.reduceat(own[member], starts, axis=0)
+        for parent, child, _, _ in self._tree_levels():
+            total[child] += total[parent]
         return total
 
     def _upstream_pairs(self, sources: IntArray) -> tuple[IntArray, IntArray]:
@@ -274,7 +275,8 @@ class FamilyEngine:
             keys = np.repeat(origin, self.indeg[node]) * n + _gather(self.parent_ptr, self.parent_idx, node)
             keys = _sorted_unique(keys)  # sort-based: np.unique's hashing is slower on such keys
             frontier = keys[~_sorted_contains(seen, keys)]
-            seen = np.sort(np.concatenate((seen, frontier)))  # disjoint: no de-duplication needed
+            # Two sorted runs: the stable sort (timsort) merges them in linear time.
+            seen = np.sort(np.concatenate((seen, frontier)), kind="stable")  # disjoint: no de-duplication
         return seen // n, seen % n
 
     # -- single-model queries ------------------------------------------------------------------

@@ -3,6 +3,9 @@ subset, edges as tuples, the timeline thinned, large-family rollups, merge ances
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from dia.aggregate.fast import FamilyEngine
+from dia.aggregate.fast import FamilyEngine, _forest_depth
 from dia.aggregate.rollup import rollup
 from dia.aggregate.timeline import timeline
 from dia.record.report import RunReport
@@ -73,3 +76,38 @@ def test_upstream_pairs_equal_networkx_ancestors() -> None:
     g = nx.DiGraph(list(edges))
     for m in merges.tolist():
         assert set(member[origin == m].tolist()) == nx.ancestors(g, m) | {m}
+
+
+def test_merge_ancestry_is_shared_and_unique() -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    edges = {(int(rng.integers(0, c)), c) for c in range(1, n) for _ in range(int(rng.integers(1, 3)))}
+    eng = FamilyEngine(n, [p for p, _ in edges], [c for _, c in edges])
+    origin, member = eng.merge_ancestry
+    assert eng.merge_ancestry[0] is origin  # cached: family and upstream walk once
+    keys = origin * n + member
+    assert np.all(keys[1:] > keys[:-1])  # sorted, no pair twice
+    g = nx.DiGraph(list(edges))
+    assert len(keys) == sum(len(nx.ancestors(g, m)) + 1 for m in np.flatnonzero(eng.is_merge).tolist())
+
+
+def test_forest_depth_by_pointer_jumping() -> None:
+    rng = np.random.default_rng(7)
+    n = 5000
+    parent = np.array([-1] + [int(rng.integers(max(0, c - 3), c)) if rng.random() < 0.95 else -1 for c in range(1, n)])
+    expected = np.zeros(n, dtype=np.int64)
+    for v in range(1, n):  # parents precede children
+        expected[v] = expected[parent[v]] + 1 if parent[v] >= 0 else 0
+    np.testing.assert_array_equal(_forest_depth(parent), expected)
+    assert expected.max() > 100  # long chains: several jumping rounds
+
+
+def test_scale_benchmark_runs_and_agrees() -> None:
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "lineage_scale.py"
+    out = subprocess.run([sys.executable, str(bench), "--models", "3000", "--queries", "5",
+                          "--baseline-sample", "300", "--repeats", "2"],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["models"] == 3000 and figures["exact_on_sample"] is True
+    assert len(figures["baseline_runs_s"]) == 2 and len(figures["all_rollups_runs_s"]) == 2
+    assert figures["speedup_vs_baseline"] > 1 and figures["peak_rss_mb"] > 0
