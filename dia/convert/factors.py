@@ -81,11 +81,16 @@ def _spread(value: float, rel: float) -> tuple[float, float]:
     return value * (1 - rel), value * (1 + rel)
 
 
+def _explicit(name: str, value: float, unit: str) -> Factor:
+    """A factor the user gave: exact, no interval."""
+    return Factor(name=name, value=value, low=value, high=value, unit=unit, source="given by the user",
+                  granularity="explicit")
+
+
 def _carbon_intensity(place: Place, override: float | None) -> Factor:
     name, unit = "carbon_intensity", "kgCO2e/kWh"
     if override is not None:
-        return Factor(name=name, value=override, low=override, high=override, unit=unit,
-                      source="given by the user", granularity="explicit")
+        return _explicit(name, override, unit)
     if place.cloud is not None:
         c = place.cloud
         values = [v / 1000 for v in c.values_g_per_kwh]
@@ -113,8 +118,7 @@ def _operator(place: Place) -> tables.Operator | None:
 
 def _pue(place: Place, override: float | None) -> Factor:
     if override is not None:
-        return Factor(name="pue", value=override, low=override, high=override, unit="ratio",
-                      source="given by the user", granularity="explicit")
+        return _explicit("pue", override, "ratio")
     op = _operator(place)
     if op is not None and op.pue is not None:
         # A fleet average: single sites run a little better or worse.
@@ -127,8 +131,7 @@ def _pue(place: Place, override: float | None) -> Factor:
 
 def _wue(place: Place, override: float | None) -> Factor:
     if override is not None:
-        return Factor(name="wue", value=override, low=override, high=override, unit="L/kWh",
-                      source="given by the user", granularity="explicit")
+        return _explicit("wue", override, "L/kWh")
     op = _operator(place)
     if op is not None and op.wue_l_per_kwh is not None:
         # Fleet averages hide strong climate differences between sites: half to double.

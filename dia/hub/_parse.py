@@ -388,20 +388,15 @@ def _dia_v1(block: dict[str, Any], where: str, warnings: list[str]) -> _Figures:
     fig = _Figures(kind=block.get("kind"), tool="dia")
     if block.get("energy_kwh") is not None:
         fig.energy = _quantity(block["energy_kwh"], "kWh", f"{w}.energy_kwh", warnings)
-    carbon = block.get("carbon_kg")
-    if isinstance(carbon, dict) and not ({"value"} & carbon.keys()):
-        for part in ("operational", "embodied", "total"):
-            if carbon.get(part) is not None:
-                setattr(fig, f"carbon_{part}", _quantity(carbon[part], "kgCO2e", f"{w}.carbon_kg.{part}", warnings))
-    elif carbon is not None:
-        fig.carbon_total = _quantity(carbon, "kgCO2e", f"{w}.carbon_kg", warnings)
-    water = block.get("water_l")
-    if isinstance(water, dict) and not ({"value"} & water.keys()):
-        for part in ("onsite", "offsite", "total"):
-            if water.get(part) is not None:
-                setattr(fig, f"water_{part}", _quantity(water[part], "L", f"{w}.water_l.{part}", warnings))
-    elif water is not None:
-        fig.water_total = _quantity(water, "L", f"{w}.water_l", warnings)
+    for key, prefix, unit, parts in (("carbon_kg", "carbon", "kgCO2e", ("operational", "embodied", "total")),
+                                     ("water_l", "water", "L", ("onsite", "offsite", "total"))):
+        value = block.get(key)
+        if isinstance(value, dict) and "value" not in value:  # split into parts
+            for part in parts:
+                if value.get(part) is not None:
+                    setattr(fig, f"{prefix}_{part}", _quantity(value[part], unit, f"{w}.{key}.{part}", warnings))
+        elif value is not None:  # one figure: the total
+            setattr(fig, f"{prefix}_total", _quantity(value, unit, f"{w}.{key}", warnings))
     for i, f in enumerate(block.get("factors") or []):
         try:
             fig.factors.append(Factor.model_validate(f))
