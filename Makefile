@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 # A CPU build of torch: an unpinned torch from PyPI pulls several GB of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,14 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# The documentation site (MkDocs, Material theme) into site/; --strict fails on any warning.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
+
 test: $(VENV)/.installed-dev
 	bash tests/support/system-deps.sh
 	$(MAKE) --no-print-directory lint typecheck
+	$(MAKE) --no-print-directory docs
 	bash tests/support/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
