@@ -14,22 +14,25 @@ from typing import Any
 import griffe
 
 _ROLE = re.compile(r":(?:class|func|meth|attr|mod|exc|data|obj):`~?([^`]+)`")
+# A Google-style "Examples:" section is already rendered as code by griffe itself.
+_EXAMPLES_SECTION = re.compile(r"^\s*Examples?:\s*$", re.M)
 
 
 def _fence_doctests(text: str) -> str:
+    if _EXAMPLES_SECTION.search(text):
+        return text
     out: list[str] = []
-    in_block = False
+    indent: str | None = None  # the fence's indentation while inside a doctest block
     for line in text.splitlines():
-        starts = line.lstrip().startswith(">>>")
-        if starts and not in_block:
-            out.append("```pycon")
-            in_block = True
-        elif in_block and not line.strip():
-            out.append("```")
-            in_block = False
+        if indent is None and line.lstrip().startswith(">>>"):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}```pycon")
+        elif indent is not None and not line.strip():
+            out.append(f"{indent}```")
+            indent = None
         out.append(line)
-    if in_block:
-        out.append("```")
+    if indent is not None:
+        out.append(f"{indent}```")
     return "\n".join(out)
 
 
