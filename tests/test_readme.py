@@ -47,6 +47,29 @@ def test_readme_keeps_the_two_setup_commands() -> None:
     assert commands == ["make demo", "make test"]
 
 
+def test_readme_is_a_front_page_that_links_every_docs_page() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 160, "the README is a front page: move reference text to docs/"
+    for page in DOC_FILES[1:]:
+        if page.name != "index.md":
+            assert f"(docs/{page.name}" in text, f"README.md does not link docs/{page.name}"
+    assert "(docs/dashboard.png)" in text and (ROOT / "docs" / "dashboard.png").is_file()
+
+
+def test_every_docs_page_is_in_the_site_navigation() -> None:
+    import yaml
+
+    def pages(node: object) -> list[str]:
+        if isinstance(node, str):
+            return [node]
+        values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+        return [page for value in values for page in pages(value)]
+
+    nav = set(pages(yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]))
+    on_disk = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")}
+    assert on_disk == nav
+
+
 @pytest.mark.parametrize("path", [p for p in DOC_FILES if shell_blocks(p)], ids=lambda p: str(p.relative_to(ROOT)))
 def test_doc_commands_run(path: Path, tmp_path: Path) -> None:
     blocks = shell_blocks(path)
