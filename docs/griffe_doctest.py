@@ -13,6 +13,8 @@ from typing import Any
 
 import griffe
 
+# Doctest directives are for the test runner, not the reader (as griffe's trim_doctest_flags).
+_DIRECTIVE = re.compile(r"\s*#\s*doctest:\s*[+-]\w+(?:,\s*[+-]\w+)*\s*$")
 _ROLE = re.compile(r":(?:class|func|meth|attr|mod|exc|data|obj):`~?([^`]+)`")
 # A Google-style "Examples:" section is already rendered as code by griffe itself.
 _EXAMPLES_SECTION = re.compile(r"^\s*Examples?:\s*$", re.M)
@@ -30,7 +32,7 @@ def _fence_doctests(text: str) -> str:
         elif indent is not None and not line.strip():
             out.append(f"{indent}```")
             indent = None
-        out.append(line)
+        out.append(_DIRECTIVE.sub("", line) if indent is not None else line)
     if indent is not None:
         out.append(f"{indent}```")
     return "\n".join(out)
