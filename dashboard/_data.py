@@ -12,9 +12,10 @@ read-only and hides host and process details.
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from dia import settings
 
 if TYPE_CHECKING:
     from dia.aggregate.rollup import Rollup
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from dia.record.report import RunReport
     from dia.record.store import Store
 
-ENV_DB = "DIA_DASHBOARD_DB"
-ENV_PUBLIC = "DIA_DASHBOARD_PUBLIC"
 QUANTITIES: tuple[tuple[str, str, str], ...] = (
     ("energy_kwh", "Energy", "kWh"), ("carbon_kg", "Carbon", "kgCO2e"), ("water_l", "Water", "L"),
 )
@@ -40,12 +39,12 @@ def db_url() -> str:
     """The store URL the dashboard shows (``DIA_DASHBOARD_DB``, else the default store)."""
     from dia.record.store import default_database_url
 
-    return os.environ.get(ENV_DB) or default_database_url()
+    return settings.dashboard_db() or default_database_url()
 
 
 def is_public() -> bool:
     """Public mode: read-only store, no host/pid, no write paths."""
-    return os.environ.get(ENV_PUBLIC, "").strip().lower() in ("1", "true", "yes", "on")
+    return settings.dashboard_public()
 
 
 def fmt(x: float | None) -> str:

@@ -65,7 +65,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from dia import errors, hub
     from dia.aggregate.rollup import Rollup, rollup
-    from dia.convert import footprint
+    from dia.convert.footprint import footprint
     from dia.link.graph import lineage
     from dia.link.relations import Relation
     from dia.record.report import Factor, Parent, Quality, Quantity, RunKind, RunReport, RunStatus
@@ -90,11 +90,9 @@ def __getattr__(name: str) -> Any:
 def _autofill_from_environment() -> None:
     # DIA_HUB_AUTOFILL=1 must work without the user importing dia.hub: install the hook
     # that enables autofill when huggingface_hub is imported (nothing heavy is loaded here).
-    import os
+    from dia.settings import ENV_HUB_AUTOFILL, is_set
 
-    from dia.constants import ENV_HUB_AUTOFILL
-
-    if os.environ.get(ENV_HUB_AUTOFILL):  # install_env_hook reads the value itself
+    if is_set(ENV_HUB_AUTOFILL):  # install_env_hook parses the value
         from dia.hub.autofill import install_env_hook
 
         install_env_hook()

@@ -16,18 +16,9 @@ UNIT_WATER = "L"
 UNIT_WH_PER_1000_INFERENCES = "Wh/1000 inferences"
 UNIT_J_PER_TOKEN = "J/token"
 
-# Environment variables
-ENV_DATABASE_URL = "DIA_DATABASE_URL"
-ENV_COUNTRY = "DIA_COUNTRY"
-ENV_REGION = "DIA_REGION"
-ENV_CLOUD_PROVIDER = "DIA_CLOUD_PROVIDER"
-ENV_CLOUD_REGION = "DIA_CLOUD_REGION"
-ENV_CONFIG = "DIA_CONFIG"
-ENV_CHECKPOINT_S = "DIA_CHECKPOINT_S"
-ENV_HUB_AUTOFILL = "DIA_HUB_AUTOFILL"
+# Environment variables: every DIA_* variable is defined and parsed in dia.settings.
 
 # Defaults
-DEFAULT_CHECKPOINT_S = 10.0
 DEFAULT_SAMPLE_INTERVAL_S = 1.0
 # A running run whose heartbeat is older than this many checkpoint intervals, and
 # whose process is gone, is shown as interrupted.

@@ -54,6 +54,10 @@ class HubError(DIAError):
     """The Hugging Face Hub could not be reached or refused a request."""
 
 
+class InvalidSettingError(DIAError, ValueError):
+    """A ``DIA_*`` environment variable holds a value DIA cannot use (see :mod:`dia.settings`)."""
+
+
 def did_you_mean(name: str, known: list[str] | tuple[str, ...], n: int = 3) -> str:
     """Return ``" (did you mean: a, b?)"`` for the closest known names, or ``""``."""
     import difflib

@@ -18,10 +18,9 @@ from typing import Annotated
 
 import typer
 
+from dia import settings
 from dia.cli._common import DbOption, console, fail
 
-ENV_DB = "DIA_DASHBOARD_DB"
-ENV_PUBLIC = "DIA_DASHBOARD_PUBLIC"
 START_TIMEOUT_S = 60.0
 
 
@@ -66,7 +65,7 @@ def start(db_url: str | None = None, *, public: bool = False, port: int | None =
     _check_store(url_db, public)
     host = host or ("0.0.0.0" if public else "127.0.0.1")
     port = port or free_port()
-    env = {**os.environ, ENV_DB: url_db, ENV_PUBLIC: "1" if public else "0"}
+    env = {**os.environ, settings.ENV_DASHBOARD_DB: url_db, settings.ENV_DASHBOARD_PUBLIC: "1" if public else "0"}
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
            "--server.port", str(port), "--server.address", host, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",

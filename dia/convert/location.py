@@ -25,21 +25,14 @@ never fail) the grid falls back to the world default, the quality drops to
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import tomllib
 
-from dia.constants import (
-    APP_NAME,
-    ENV_CLOUD_PROVIDER,
-    ENV_CLOUD_REGION,
-    ENV_CONFIG,
-    ENV_COUNTRY,
-    ENV_REGION,
-)
+from dia import settings
+from dia.constants import APP_NAME
 from dia.convert import tables
 from dia.errors import UnknownLocationError, did_you_mean
 from dia.record.report import Location
@@ -83,7 +76,7 @@ def known_locations() -> dict[str, list[str]]:
 
 
 def _config_path() -> Path:
-    explicit = os.environ.get(ENV_CONFIG)
+    explicit = settings.config_path()
     if explicit:
         return Path(explicit)
     from platformdirs import user_config_dir
@@ -93,11 +86,7 @@ def _config_path() -> Path:
 
 def configured_location() -> tuple[dict[str, str | None], str]:
     """The location from the environment, else the config file: (fields, where from)."""
-    from_env = {
-        "country": os.environ.get(ENV_COUNTRY) or None, "region": os.environ.get(ENV_REGION) or None,
-        "cloud_provider": os.environ.get(ENV_CLOUD_PROVIDER) or None,
-        "cloud_region": os.environ.get(ENV_CLOUD_REGION) or None,
-    }
+    from_env = settings.location()
     if any(from_env.values()):
         return from_env, "environment"
     path = _config_path()

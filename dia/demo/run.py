@@ -80,7 +80,9 @@ def run_demo(
     store = Store(db_url)
     console.rule("[bold]DIA demo: the BIOSCAN family")
     console.print(f"demo store: {db_path}")
-    if not any(os.environ.get(v) for v in ("DIA_COUNTRY", "DIA_REGION", "DIA_CLOUD_REGION")):
+    from dia import settings
+
+    if not any(settings.location().values()):
         console.print("[dim]location of this machine unknown: world-average grid factors, wide intervals "
                       "(set DIA_COUNTRY=CAN, DIA_REGION=ON ... to use yours)[/]")
 

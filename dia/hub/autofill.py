@@ -22,14 +22,14 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import importlib.machinery
-import os
 import sys
 import threading
 import warnings
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from dia.constants import ENV_HUB_AUTOFILL
+from dia import settings
+from dia.errors import InvalidSettingError
 
 if TYPE_CHECKING:
     from dia.hub.card import CardFormat
@@ -219,7 +219,13 @@ def _fetch_readme(api: Any, repo_id: str, revision: str | None, token: Any) -> s
 # -- DIA_HUB_AUTOFILL=1 ---------------------------------------------------------------------------
 
 def _env_on() -> bool:
-    return os.environ.get(ENV_HUB_AUTOFILL, "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        return settings.hub_autofill()
+    except InvalidSettingError as exc:  # never break the user's import over a typo
+        from dia.measure.base import DIAWarning
+
+        warnings.warn(DIAWarning(f"{exc}: card autofill stays off"), stacklevel=3)
+        return False
 
 
 class _HfApiHook(importlib.abc.MetaPathFinder):

@@ -17,8 +17,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-ENV_RUN_GROUP = "DIA_RUN_GROUP"  # set by `dia run` (a start nonce) or by the user
-ENV_RUN_NONCE = "DIA_RUN_NONCE"  # extra salt for MASTER_ADDR:MASTER_PORT jobs
+from dia import settings
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def detect_rank(env: Mapping[str, str] | None = None) -> RankInfo:
     local_world = _int(env, "LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE", "OMPI_COMM_WORLD_LOCAL_SIZE")
     if local_rank is None:
         local_rank = rank if world > 1 and local_world in (None, world) else 0
-    group = env.get(ENV_RUN_GROUP) or (_job_group(env) if world > 1 else None)
+    group = settings.run_group(env) or (_job_group(env) if world > 1 else None)
     return RankInfo(rank=rank, world_size=world, local_rank=local_rank,
                     local_world_size=local_world or (world if world > 1 else 1), run_group=group)
 
@@ -82,7 +81,7 @@ def _job_group(env: Mapping[str, str]) -> str | None:
     if env.get("MASTER_ADDR") and env.get("MASTER_PORT"):
         # Address and port are reused by later jobs: salt with a nonce when one is given,
         # else with the launcher's pid (all ranks of a single-node launch share it).
-        salt = env.get(ENV_RUN_NONCE) or str(os.getppid())
+        salt = settings.run_nonce(env) or str(os.getppid())
         digest = hashlib.sha1(f"{env['MASTER_ADDR']}:{env['MASTER_PORT']}|{salt}".encode()).hexdigest()[:16]
         return f"job-{digest}"
     return None

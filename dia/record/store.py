@@ -14,7 +14,6 @@ serves both.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,15 +27,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine
 
-from dia.constants import (
-    APP_NAME,
-    DEFAULT_CHECKPOINT_S,
-    DEFAULT_DB_FILENAME,
-    ENV_CHECKPOINT_S,
-    ENV_DATABASE_URL,
-    STALE_HEARTBEAT_FACTOR,
-)
-from dia.errors import LineageCycleError, StoreError
+from dia import settings
+from dia.constants import APP_NAME, DEFAULT_DB_FILENAME, STALE_HEARTBEAT_FACTOR
+from dia.errors import InvalidSettingError, LineageCycleError, StoreError
 from dia.record.report import RunReport, RunStatus, parse_kind
 from dia.record.tables import EdgeRow, ModelRow, RunRow
 
@@ -45,7 +38,7 @@ _URL_FORMS = "sqlite:///path/to/dia.sqlite or postgresql+psycopg://user:password
 
 def default_database_url() -> str:
     """``DIA_DATABASE_URL`` if set, else the SQLite file in the user's data directory."""
-    env = os.environ.get(ENV_DATABASE_URL)
+    env = settings.database_url()
     if env:
         return env
     from platformdirs import user_data_dir
@@ -599,9 +592,9 @@ def _run_row(report: RunReport) -> dict[str, Any]:
 
 def _is_stale(report: RunReport) -> bool:
     try:
-        interval = float(os.environ.get(ENV_CHECKPOINT_S, DEFAULT_CHECKPOINT_S))
-    except ValueError:
-        interval = DEFAULT_CHECKPOINT_S
+        interval = settings.checkpoint_s()
+    except InvalidSettingError:  # a reader with a bad setting still lists runs
+        interval = settings.DEFAULT_CHECKPOINT_S
     beat = report.heartbeat_at or report.started_at
     if beat is None:
         return False

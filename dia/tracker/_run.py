@@ -28,15 +28,8 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-from dia.constants import (
-    DEFAULT_CHECKPOINT_S,
-    DEFAULT_SAMPLE_INTERVAL_S,
-    ENV_CHECKPOINT_S,
-    ENV_CLOUD_PROVIDER,
-    ENV_CLOUD_REGION,
-    ENV_COUNTRY,
-    ENV_REGION,
-)
+from dia import settings
+from dia.constants import DEFAULT_SAMPLE_INTERVAL_S
 from dia.measure.base import ComponentEnergy, DIAWarning, Meter
 from dia.record.report import (
     GPU,
@@ -70,10 +63,7 @@ def _now() -> datetime:
 def _checkpoint_interval(checkpoint_s: float | None) -> float:
     if checkpoint_s is not None:
         return float(checkpoint_s)
-    try:
-        return float(os.environ.get(ENV_CHECKPOINT_S, DEFAULT_CHECKPOINT_S))
-    except ValueError:
-        return DEFAULT_CHECKPOINT_S
+    return settings.checkpoint_s()
 
 
 class Run:
@@ -106,11 +96,12 @@ class Run:
         self.sample_interval_s = float(sample_interval_s)
         self.checkpoint_s = max(0.05, _checkpoint_interval(checkpoint_s))
         self.run_group = run_group
+        from_env = settings.location()
         self._location: dict[str, Any] = {
-            "country": country or os.environ.get(ENV_COUNTRY),
-            "region": region or os.environ.get(ENV_REGION),
-            "cloud_provider": cloud_provider or os.environ.get(ENV_CLOUD_PROVIDER),
-            "cloud_region": cloud_region or os.environ.get(ENV_CLOUD_REGION),
+            "country": country or from_env["country"],
+            "region": region or from_env["region"],
+            "cloud_provider": cloud_provider or from_env["cloud_provider"],
+            "cloud_region": cloud_region or from_env["cloud_region"],
             "pue": pue, "wue": wue, "carbon_intensity": carbon_intensity,
         }
         self._store_spec = store
