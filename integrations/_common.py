@@ -1,9 +1,11 @@
-"""Helpers shared by the framework integrations: metrics, parents, ranks, run groups."""
+"""Helpers shared by the framework integrations: metrics, parents, stored forecasts.
+
+Ranks and run groups come from :mod:`dia.measure.distributed`, as for the tracker.
+"""
 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -72,33 +74,6 @@ def drop_self(parents: list[ParentSpec], model_id: str | None) -> list[ParentSpe
     if model_id is None:
         return parents
     return [p for p in parents if (p if isinstance(p, str) else p[0]).split(":")[0] != model_id]
-
-
-def world_rank() -> tuple[int, int]:
-    """``(rank, world_size)`` from the launcher's environment (torchrun, SLURM, MPI)."""
-    for rank_var, size_var in (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"),
-                               ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE")):
-        if rank_var in os.environ:
-            try:
-                return int(os.environ[rank_var]), int(os.environ.get(size_var, "1"))
-            except ValueError:
-                continue
-    return 0, 1
-
-
-def shared_run_group(*parts: object) -> str | None:
-    """A run group every rank of one distributed job derives alike, without talking.
-
-    Uses the launcher's job id (torchrun, SLURM) plus ``parts`` (e.g. the output folder);
-    ``None`` for a single process, where the tracker picks its own.
-    """
-    _, world_size = world_rank()
-    if world_size <= 1:
-        return None
-    job = (os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("SLURM_JOB_ID")
-           or f"{os.environ.get('MASTER_ADDR', '')}:{os.environ.get('MASTER_PORT', '')}")
-    digest = hashlib.sha1("|".join([job, *map(str, parts)]).encode()).hexdigest()[:16]
-    return f"job-{digest}"
 
 
 def store_forecast(run: Any, forecast: dict[str, object], store: Any = None) -> None:

@@ -26,10 +26,11 @@ from dia.integrations._common import (
     metrics_from_report,
     model_parent,
     resolve_parents,
-    shared_run_group,
     store_forecast,
 )
 from dia.integrations._forecast import Forecast, Forecaster
+
+from dia.measure.distributed import run_group as job_run_group
 
 
 class DIACallback(pl.Callback):
@@ -120,7 +121,7 @@ class DIACallback(pl.Callback):
         parents = drop_self(resolve_parents(self.parents, detected), model_id)
         kwargs = dict(self.track_kwargs)
         if trainer.world_size > 1:
-            kwargs.setdefault("run_group", shared_run_group(trainer.default_root_dir))
+            kwargs.setdefault("run_group", job_run_group(trainer.default_root_dir))
         self.run = track(
             model_id, parents=parents, kind=self.kind, store=self.store, run_id=self.run_id,
             **kwargs,

@@ -27,11 +27,12 @@ from dia.integrations._common import (
     metrics_from_report,
     model_parent,
     resolve_parents,
-    shared_run_group,
     store_forecast,
 )
 from dia.integrations._forecast import Forecast, Forecaster
 from transformers import TrainerCallback
+
+from dia.measure.distributed import run_group as job_run_group
 
 _NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -114,7 +115,7 @@ class DIACallback(TrainerCallback):
         self._is_zero = bool(state.is_world_process_zero)
         model_id = self.model_id or args.hub_model_id or _output_dir_model_id(args.output_dir)
         parents = drop_self(resolve_parents(self.parents, model_parent(model)), model_id)
-        run_group = shared_run_group(args.output_dir) if args.world_size > 1 else None
+        run_group = job_run_group(args.output_dir) if args.world_size > 1 else None
         kwargs = {"run_group": run_group, **self.track_kwargs}
         self.run = track(model_id, parents=parents, kind=self.kind, store=self.store, **kwargs).start()
 
