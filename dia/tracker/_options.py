@@ -40,8 +40,8 @@ class RunOptions:
     """The arguments of :func:`dia.track`, validated and normalised.
 
     ``model_id``: the model the run trains or serves (``"org/name"``). ``parents``: its
-    parents in any form :func:`~dia.tracker._inputs.parse_parents` takes (kept as a tuple
-    of :class:`~dia.record.report.Parent`). ``kind``: a :class:`RunKind` or its value.
+    parents as ``"org/name"``, ``"org/name:relation"``, ``(id, relation)``, dicts or
+    :class:`~dia.record.report.Parent` (kept as a tuple of ``Parent``). ``kind``: a :class:`RunKind` or its value.
     ``store``: ``None`` for the default store, a URL, a :class:`~dia.record.store.Store`,
     or ``False`` not to save. ``run_id``: resume that stored run. ``country``, ``region``,
     ``cloud_provider``, ``cloud_region`` (default: the ``DIA_*`` variables), ``pue``,
