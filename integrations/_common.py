@@ -1,16 +1,25 @@
-"""Helpers shared by the framework integrations: metrics, parents, ranks, run groups."""
+"""What the framework integrations share: :class:`CallbackCore`, metrics, parents, forecasts.
+
+The Transformers and Lightning callbacks map their hooks onto one :class:`CallbackCore`
+(start or resume the run, phases, counters, live ``dia/*`` metrics, forecast and
+budgets, failures, storing). Ranks and run groups come from
+:mod:`dia.measure.distributed`, as for the tracker.
+"""
 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from dia.integrations._forecast import Forecast, Forecaster
 
 if TYPE_CHECKING:  # pragma: no cover
     from dia.record.report import RunReport
+    from dia.tracker import Run
+    from dia.tracker._phase import PhaseWindow
 
 ParentSpec = str | tuple[str, str]
 
@@ -74,33 +83,6 @@ def drop_self(parents: list[ParentSpec], model_id: str | None) -> list[ParentSpe
     return [p for p in parents if (p if isinstance(p, str) else p[0]).split(":")[0] != model_id]
 
 
-def world_rank() -> tuple[int, int]:
-    """``(rank, world_size)`` from the launcher's environment (torchrun, SLURM, MPI)."""
-    for rank_var, size_var in (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"),
-                               ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE")):
-        if rank_var in os.environ:
-            try:
-                return int(os.environ[rank_var]), int(os.environ.get(size_var, "1"))
-            except ValueError:
-                continue
-    return 0, 1
-
-
-def shared_run_group(*parts: object) -> str | None:
-    """A run group every rank of one distributed job derives alike, without talking.
-
-    Uses the launcher's job id (torchrun, SLURM) plus ``parts`` (e.g. the output folder);
-    ``None`` for a single process, where the tracker picks its own.
-    """
-    _, world_size = world_rank()
-    if world_size <= 1:
-        return None
-    job = (os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("SLURM_JOB_ID")
-           or f"{os.environ.get('MASTER_ADDR', '')}:{os.environ.get('MASTER_PORT', '')}")
-    digest = hashlib.sha1("|".join([job, *map(str, parts)]).encode()).hexdigest()[:16]
-    return f"job-{digest}"
-
-
 def store_forecast(run: Any, forecast: dict[str, object], store: Any = None) -> None:
     """Keep the forecast in the stopped run's report, as ``extra["forecast"]``.
 
@@ -121,6 +103,174 @@ def store_forecast(run: Any, forecast: dict[str, object], store: Any = None) -> 
         run.report = updated
     except AttributeError:  # a read-only property: the stored copy is what matters
         pass
+
+
+class CallbackCore:
+    """The framework-independent part of a DIA training callback.
+
+    A callback builds one from its keyword arguments and calls it from its hooks:
+    :meth:`start` when training begins, :meth:`count` per optimizer step,
+    :meth:`open_phase` / :meth:`close_phase` around evaluation, :meth:`maybe_forecast`,
+    :meth:`live_metrics` when logging and :meth:`finish` at the end or on an exception.
+
+    >>> core = CallbackCore(store=False, meter="estimate")
+    >>> run = core.start("me/tiny", world_size=1)
+    >>> core.count(steps=1, samples=8)
+    >>> core.finish("completed").workload.samples
+    8
+    """
+
+    def __init__(self, model_id: str | None = None, *, parents: Iterable[ParentSpec] | None = None,
+                 kind: str = "finetuning", store: Any = None, forecast_after_steps: int | None = None,
+                 budget_kg: float | None = None, budget_l: float | None = None,
+                 budget_kwh: float | None = None, **track_kwargs: Any) -> None:
+        self.model_id = model_id
+        self.parents = None if parents is None else list(parents)
+        self.kind = kind
+        self.store = store
+        self.track_kwargs = track_kwargs
+        self.forecaster = Forecaster(after_steps=forecast_after_steps, budget_kg=budget_kg,
+                                     budget_l=budget_l, budget_kwh=budget_kwh)
+        self.run: Run | None = None
+        self.pending_metrics: dict[str, float] = {}  # forecast figures not logged yet
+        self._phases: list[PhaseWindow] = []
+
+    @property
+    def active(self) -> bool:
+        return self.run is not None and self.run.is_active
+
+    @property
+    def forecast(self) -> Forecast | None:
+        return self.forecaster.forecast
+
+    @property
+    def report(self) -> RunReport | None:
+        return None if self.run is None else self.run.report
+
+    def start(self, default_model_id: str | None = None, detected_parents: Sequence[ParentSpec] = (), *,
+              world_size: int, group_parts: Sequence[object] = (), run_id: str | None = None) -> Run:
+        """Start (or, with ``run_id``, resume) the run; a no-op while one is active.
+
+        ``model_id=`` and ``parents=`` given to the callback win over the defaults the
+        framework found. With ``world_size > 1``, every rank derives the same run group from
+        the launcher and ``group_parts`` (e.g. the output folder).
+        """
+        from dia.measure.distributed import run_group
+        from dia.tracker import track
+
+        if self.run is not None and self.run.is_active:
+            return self.run
+        model_id = self.model_id or default_model_id
+        parents = drop_self(resolve_parents(self.parents, detected_parents), model_id)
+        kwargs = dict(self.track_kwargs)
+        if world_size > 1 and kwargs.get("run_group") is None:
+            kwargs["run_group"] = run_group(*group_parts)
+        if run_id is not None:
+            kwargs["run_id"] = run_id
+        self.run = track(model_id, parents=parents, kind=self.kind, store=self.store, **kwargs).start()
+        return self.run
+
+    def count(self, *, steps: int = 0, samples: int = 0) -> None:
+        if self.run is not None and self.run.is_active:
+            self.run.count(steps=steps, samples=samples)
+
+    # -- phases ------------------------------------------------------------------------
+    def open_phase(self, name: str) -> PhaseWindow:
+        """Enter a phase of the active run (closed by :meth:`close_phase` or :meth:`finish`)."""
+        assert self.run is not None
+        cm = self.run.phase(name)
+        cm.__enter__()
+        self._phases.append(cm)
+        return cm
+
+    @property
+    def open_phases(self) -> int:
+        return len(self._phases)
+
+    def close_phase(self, phase: PhaseWindow) -> None:
+        """Close ``phase`` if it is the innermost open one (else leave the stack alone)."""
+        if self._phases and self._phases[-1] is phase:
+            self._phases.pop().__exit__(None, None, None)
+
+    def close_phases(self, exc: BaseException | None = None) -> None:
+        while self._phases:
+            self._phases.pop().__exit__(type(exc) if exc else None, exc, None)
+
+    # -- forecast and metrics ------------------------------------------------------------
+    def maybe_forecast(self, *, steps_done: int, epoch_ended: bool,
+                       steps_planned: Callable[[], int | None]) -> Forecast | None:
+        """Forecast once when due (warns once over budget); its metrics wait in ``pending_metrics``."""
+        if self.run is None or not self.forecaster.due(steps_done=steps_done, epoch_ended=epoch_ended):
+            return None
+        f = self.forecaster.make(self.run.snapshot(), steps_done=steps_done, steps_planned=steps_planned(),
+                                 elapsed_s=self.run.elapsed_s)
+        if f is not None:
+            self.pending_metrics.update(f.as_metrics())
+        return f
+
+    def live_metrics(self) -> dict[str, float] | None:
+        """The ``dia/*`` scalars now (``None`` before the run); running or stored report."""
+        if self.run is None:
+            return None
+        report = self.run.snapshot() if self.run.is_active else self.run.report
+        return None if report is None else metrics_from_report(report, self.run.elapsed_s)
+
+    # -- the end -----------------------------------------------------------------------
+    def finish(self, status: str, exc: BaseException | None = None, *, keep_forecast: bool = True
+               ) -> RunReport | None:
+        """Close the phases, stop and store the run as ``status``; keep the forecast in it."""
+        if self.run is None or not self.run.is_active:
+            return self.report
+        self.close_phases(exc)
+        self.run.stop(status)
+        if self.forecast is not None and keep_forecast:
+            store_forecast(self.run, self.forecast.as_dict(), self.store)
+        return self.report
+
+
+class CoreAccess:
+    """What a callback shows of its :class:`CallbackCore` (``callback.run``, ``.report``...)."""
+
+    core: CallbackCore
+
+    @property
+    def run(self) -> Any:
+        """The DIA run (``None`` before training starts)."""
+        return self.core.run
+
+    @property
+    def report(self) -> Any:
+        """The stored report once the run has stopped (``None`` before)."""
+        return self.core.report
+
+    @property
+    def forecast(self) -> Forecast | None:
+        """The forecast made after the first epoch (or ``forecast_after_steps``)."""
+        return self.core.forecast
+
+    @property
+    def forecaster(self) -> Forecaster:
+        return self.core.forecaster
+
+    @property
+    def model_id(self) -> str | None:
+        return self.core.model_id
+
+    @property
+    def parents(self) -> list[ParentSpec] | None:
+        return self.core.parents
+
+    @property
+    def kind(self) -> str:
+        return self.core.kind
+
+    @property
+    def store(self) -> Any:
+        return self.core.store
+
+    @property
+    def track_kwargs(self) -> dict[str, Any]:
+        return self.core.track_kwargs
 
 
 class InferenceMeter:

@@ -20,19 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import lightning.pytorch as pl
-from dia.integrations._common import (
-    ParentSpec,
-    drop_self,
-    metrics_from_report,
-    model_parent,
-    resolve_parents,
-    shared_run_group,
-    store_forecast,
-)
-from dia.integrations._forecast import Forecast, Forecaster
+from dia.integrations._common import CallbackCore, CoreAccess, ParentSpec, model_parent
 
 
-class DIACallback(pl.Callback):
+class DIACallback(CoreAccess, pl.Callback):
     """Track a Lightning ``Trainer`` with DIA.
 
     Args:
@@ -64,31 +55,14 @@ class DIACallback(pl.Callback):
         budget_kwh: float | None = None,
         **track_kwargs: Any,
     ) -> None:
-        self.model_id = model_id
-        self.parents = None if parents is None else list(parents)
-        self.kind = kind
-        self.store = store
+        self.core = CallbackCore(model_id, parents=parents, kind=kind, store=store,
+                                 forecast_after_steps=forecast_after_steps, budget_kg=budget_kg,
+                                 budget_l=budget_l, budget_kwh=budget_kwh, **track_kwargs)
         self.log_every_n_steps = log_every_n_steps
-        self.track_kwargs = track_kwargs
-        self.forecaster = Forecaster(
-            after_steps=forecast_after_steps, budget_kg=budget_kg, budget_l=budget_l,
-            budget_kwh=budget_kwh,
-        )
-        self.run: Any = None
         self.run_id: str | None = None  # kept in checkpoints
         self._stage: str | None = None
-        self._phases: list[Any] = []
         self._validate_phase: Any = None
         self._last_logged_step = -1
-
-    @property
-    def forecast(self) -> Forecast | None:
-        return self.forecaster.forecast
-
-    @property
-    def report(self) -> Any:
-        """The stored report after teardown (or after an exception)."""
-        return None if self.run is None else self.run.report
 
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -110,50 +84,22 @@ class DIACallback(pl.Callback):
         # know its stored run id before it starts. Only device placement runs between.
         self._stage = stage
 
-    def _start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        from dia.tracker import track
-
-        if self.run is not None and self.run.is_active:
-            return
-        model_id = self.model_id or _module_model_id(pl_module)
-        detected = model_parent(getattr(pl_module, "model", None)) if hasattr(pl_module, "model") else []
-        parents = drop_self(resolve_parents(self.parents, detected), model_id)
-        kwargs = dict(self.track_kwargs)
-        if trainer.world_size > 1:
-            kwargs.setdefault("run_group", shared_run_group(trainer.default_root_dir))
-        self.run = track(
-            model_id, parents=parents, kind=self.kind, store=self.store, run_id=self.run_id,
-            **kwargs,
-        ).start()
-        self.run_id = self.run.id
-        if self._stage:
-            self._enter_phase(self._stage)
-
     def _ensure_started(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._stage is not None and (self.run is None or not self.run.is_active):
-            self._start(trainer, pl_module)
-
-    def _enter_phase(self, name: str) -> Any:
-        cm = self.run.phase(name)
-        cm.__enter__()
-        self._phases.append(cm)
-        return cm
-
-    def _exit_phases(self, exc: BaseException | None = None) -> None:
-        while self._phases:
-            cm = self._phases.pop()
-            cm.__exit__(type(exc) if exc else None, exc, None)
-        self._validate_phase = None
+        if self._stage is None or self.core.active:
+            return
+        detected = model_parent(getattr(pl_module, "model", None)) if hasattr(pl_module, "model") else []
+        run = self.core.start(_module_model_id(pl_module), detected, world_size=trainer.world_size,
+                              group_parts=(trainer.default_root_dir,), run_id=self.run_id)
+        self.run_id = run.id
+        self.core.open_phase(self._stage)
 
     def _finish(self, status: str, trainer: pl.Trainer, exc: BaseException | None = None) -> None:
-        if self.run is None or not self.run.is_active:
+        if not self.core.active:
             return
         if status == "completed" and trainer.is_global_zero:
             self._log(trainer, force=True)
-        self._exit_phases(exc)
-        self.run.stop(status)
-        if self.forecast is not None and trainer.is_global_zero:
-            store_forecast(self.run, self.forecast.as_dict(), self.store)
+        self._validate_phase = None
+        self.core.finish(status, exc, keep_forecast=trainer.is_global_zero)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._finish("completed", trainer)
@@ -184,46 +130,46 @@ class DIACallback(pl.Callback):
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._ensure_started(trainer, pl_module)
         if self._stage == "fit" and self.run is not None and self._validate_phase is None:
-            self._validate_phase = self._enter_phase("validate")
+            self._validate_phase = self.core.open_phase("validate")
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._validate_phase is not None and self._phases and self._phases[-1] is self._validate_phase:
-            self._phases.pop().__exit__(None, None, None)
+        if self._validate_phase is not None:
+            self.core.close_phase(self._validate_phase)
         self._validate_phase = None
 
     # -- counters, metrics, forecast -----------------------------------------------------
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
-        if self.run is None or not self.run.is_active:
+        if not self.core.active:
             return
-        self.run.count(steps=1, samples=_batch_len(batch))
+        self.core.count(steps=1, samples=_batch_len(batch))
         if not trainer.is_global_zero:
             return
-        if self.forecaster.due(steps_done=trainer.global_step, epoch_ended=False):
-            self._forecast(trainer)
+        self._forecast(trainer, epoch_ended=False)
         every = self.log_every_n_steps or getattr(trainer, "log_every_n_steps", 0) or 50
         if trainer.global_step % every == 0:
             self._log(trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.run is None or not self.run.is_active or not trainer.is_global_zero:
+        if not self.core.active or not trainer.is_global_zero:
             return
-        if self.forecaster.due(steps_done=trainer.global_step, epoch_ended=True):
-            self._forecast(trainer)
+        self._forecast(trainer, epoch_ended=True)
         self._log(trainer, force=True)
 
-    def _forecast(self, trainer: pl.Trainer) -> None:
-        planned = _planned_steps(trainer)
-        f = self.forecaster.make(self.run.snapshot(), steps_done=trainer.global_step,
-                                 steps_planned=planned, elapsed_s=self.run.elapsed_s)
+    def _forecast(self, trainer: pl.Trainer, *, epoch_ended: bool) -> None:
+        f = self.core.maybe_forecast(steps_done=trainer.global_step, epoch_ended=epoch_ended,
+                                     steps_planned=lambda: _planned_steps(trainer))
+        self.core.pending_metrics.clear()  # every _log adds the forecast: nothing waits
         if f is not None and trainer.logger is not None:
             trainer.logger.log_metrics(f.as_metrics(), step=trainer.global_step)
 
     def _log(self, trainer: pl.Trainer, *, force: bool = False) -> None:
-        if self.run is None or (trainer.global_step == self._last_logged_step and not force):
+        if trainer.global_step == self._last_logged_step and not force:
+            return
+        metrics = self.core.live_metrics()
+        if metrics is None:
             return
         self._last_logged_step = trainer.global_step
-        metrics = metrics_from_report(self.run.snapshot(), self.run.elapsed_s)
         if self.forecast is not None:
             metrics.update(self.forecast.as_metrics())
         # callback_metrics: visible to other callbacks (checkpointing, early stopping, ...).

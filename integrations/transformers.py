@@ -21,16 +21,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dia.integrations._common import (
+    CallbackCore,
+    CoreAccess,
     InferenceMeter,
     ParentSpec,
-    drop_self,
-    metrics_from_report,
     model_parent,
-    resolve_parents,
-    shared_run_group,
-    store_forecast,
 )
-from dia.integrations._forecast import Forecast, Forecaster
 from transformers import TrainerCallback
 
 _NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -44,7 +40,7 @@ def _output_dir_model_id(output_dir: str | None) -> str | None:
     return name[:96] or None
 
 
-class DIACallback(TrainerCallback):
+class DIACallback(CoreAccess, TrainerCallback):
     """Track a ``Trainer`` run with DIA.
 
     Args:
@@ -77,18 +73,9 @@ class DIACallback(TrainerCallback):
         budget_kwh: float | None = None,
         **track_kwargs: Any,
     ) -> None:
-        self.model_id = model_id
-        self.parents = None if parents is None else list(parents)
-        self.kind = kind
-        self.store = store
-        self.track_kwargs = track_kwargs
-        self.forecaster = Forecaster(
-            after_steps=forecast_after_steps, budget_kg=budget_kg, budget_l=budget_l,
-            budget_kwh=budget_kwh,
-        )
-        self.run: Any = None
-        self._phases: list[tuple[str, Any]] = []
-        self._pending_metrics: dict[str, float] = {}
+        self.core = CallbackCore(model_id, parents=parents, kind=kind, store=store,
+                                 forecast_after_steps=forecast_after_steps, budget_kg=budget_kg,
+                                 budget_l=budget_l, budget_kwh=budget_kwh, **track_kwargs)
         self._is_zero = True
         if autofill:
             import dia.hub  # lazy: only users of autofill pay for it
@@ -96,96 +83,59 @@ class DIACallback(TrainerCallback):
             dia.hub.enable_autofill()
 
     # -- run lifecycle -----------------------------------------------------------------
-    @property
-    def forecast(self) -> Forecast | None:
-        """The forecast made after the first epoch (or ``forecast_after_steps``)."""
-        return self.forecaster.forecast
-
-    @property
-    def report(self) -> Any:
-        """The stored report once training has ended (``None`` before)."""
-        return None if self.run is None else self.run.report
-
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        from dia.tracker import track
-
-        if self.run is not None and self.run.is_active:
+        if self.core.active:
             return  # train() called again while tracking (should not happen)
         self._is_zero = bool(state.is_world_process_zero)
-        model_id = self.model_id or args.hub_model_id or _output_dir_model_id(args.output_dir)
-        parents = drop_self(resolve_parents(self.parents, model_parent(model)), model_id)
-        run_group = shared_run_group(args.output_dir) if args.world_size > 1 else None
-        kwargs = {"run_group": run_group, **self.track_kwargs}
-        self.run = track(model_id, parents=parents, kind=self.kind, store=self.store, **kwargs).start()
+        self.core.start(args.hub_model_id or _output_dir_model_id(args.output_dir), model_parent(model),
+                        world_size=args.world_size, group_parts=(args.output_dir,))
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.run is None or not self.run.is_active:
-            return
-        self._close_phases()
-        self.run.stop("completed")
-        if self.forecast is not None:
-            store_forecast(self.run, self.forecast.as_dict(), self.store)
+        self.core.finish("completed")
 
     # -- counters and forecast -----------------------------------------------------------
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.run is None or not self.run.is_active:
+        if not self.core.active:
             return
-        per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
-        self.run.count(steps=1, samples=per_step)
+        self.core.count(steps=1, samples=args.per_device_train_batch_size * args.gradient_accumulation_steps)
         self._maybe_forecast(state, epoch_ended=False)
         if control.should_evaluate:
-            self._open_phase("evaluation")
+            self.core.open_phase("evaluation")
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.run is None or not self.run.is_active:
+        if not self.core.active:
             return
         self._maybe_forecast(state, epoch_ended=True)
-        if control.should_evaluate and not self._phases:
-            self._open_phase("evaluation")
+        if control.should_evaluate and not self.core.open_phases:
+            self.core.open_phase("evaluation")
 
     def _maybe_forecast(self, state: Any, *, epoch_ended: bool) -> None:
-        if not self._is_zero or not self.forecaster.due(steps_done=state.global_step, epoch_ended=epoch_ended):
-            return
-        f = self.forecaster.make(
-            self.run.snapshot(), steps_done=state.global_step, steps_planned=state.max_steps,
-            elapsed_s=self.run.elapsed_s,
-        )
-        if f is not None:
-            self._pending_metrics.update(f.as_metrics())
+        if self._is_zero:
+            self.core.maybe_forecast(steps_done=state.global_step, epoch_ended=epoch_ended,
+                                     steps_planned=lambda: state.max_steps)
 
     # -- evaluation and prediction phases ------------------------------------------------
-    def _open_phase(self, name: str) -> None:
-        cm = self.run.phase(name)
-        cm.__enter__()
-        self._phases.append((name, cm))
-
-    def _close_phases(self) -> None:
-        while self._phases:
-            _, cm = self._phases.pop()
-            cm.__exit__(None, None, None)
-
     def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # A prediction loop that no step announced (trainer.predict() from a callback).
-        if self.run is not None and self.run.is_active and not self._phases:
-            self._open_phase("prediction")
+        if self.core.active and not self.core.open_phases:
+            self.core.open_phase("prediction")
 
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._close_phases()
+        self.core.close_phases()
 
     def on_predict(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
-        self._close_phases()
+        self.core.close_phases()
 
     # -- live metrics ----------------------------------------------------------------
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
                **kwargs: Any) -> None:
-        if logs is None or self.run is None or not state.is_world_process_zero:
+        if logs is None or not state.is_world_process_zero:
             return
-        report = self.run.snapshot() if self.run.is_active else self.run.report
-        if report is None:
+        metrics = self.core.live_metrics()
+        if metrics is None:
             return
-        metrics = metrics_from_report(report, self.run.elapsed_s)
-        metrics.update(self._pending_metrics)
-        self._pending_metrics.clear()
+        metrics.update(self.core.pending_metrics)
+        self.core.pending_metrics.clear()
         logs.update(metrics)
         # The Trainer appended a copy of ``logs`` to the history before calling us.
         if state.log_history and (logs.keys() - metrics.keys()) <= state.log_history[-1].keys():

@@ -34,32 +34,73 @@ class RankInfo:
         return self.local_rank == 0
 
 
-def _int(env: Mapping[str, str], *names: str) -> int | None:
-    for name in names:
-        value = env.get(name)
-        if value is not None:
-            try:
-                return int(value)
-            except ValueError:
-                continue
-    return None
+# One row per launcher, tried in order: (rank, world size, local rank, local world size).
+# The first launcher whose rank variable holds an integer gives all four, so a partial
+# set of another launcher's variables never mixes in.
+_LAUNCHERS: tuple[tuple[str, str, str | None, str | None], ...] = (
+    ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"),  # torchrun, Lightning, accelerate
+    ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"),  # srun
+    ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+     "OMPI_COMM_WORLD_LOCAL_SIZE"),  # Open MPI
+    ("PMI_RANK", "PMI_SIZE", None, None),  # MPICH, Intel MPI
+)
+
+
+def _int(env: Mapping[str, str], name: str | None) -> int | None:
+    value = env.get(name) if name is not None else None
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def detect_rank(env: Mapping[str, str] | None = None) -> RankInfo:
-    """Rank, world size and run group from torchrun / SLURM / MPI variables or torch.distributed."""
+    """Rank, world size and run group from torchrun / SLURM / MPI variables or torch.distributed.
+
+    The one place DIA reads ranks: the tracker and the framework callbacks both use it.
+
+    >>> info = detect_rank({"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4"})
+    >>> (info.rank, info.world_size, info.run_group)
+    (2, 4, None)
+    """
     env = os.environ if env is None else env
-    rank = _int(env, "RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK")
-    world = _int(env, "WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+    rank = world = local_rank = local_world = None
+    for rank_var, world_var, local_var, local_world_var in _LAUNCHERS:
+        rank = _int(env, rank_var)
+        if rank is not None:
+            world = _int(env, world_var)
+            local_rank, local_world = _int(env, local_var), _int(env, local_world_var)
+            break
     if rank is None:
         rank, world = _torch_rank(world)
     world = max(1, world or 1)
-    local_rank = _int(env, "LOCAL_RANK", "SLURM_LOCALID", "OMPI_COMM_WORLD_LOCAL_RANK")
-    local_world = _int(env, "LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE", "OMPI_COMM_WORLD_LOCAL_SIZE")
     if local_rank is None:
         local_rank = rank if world > 1 and local_world in (None, world) else 0
     group = settings.run_group(env) or (_job_group(env) if world > 1 else None)
     return RankInfo(rank=rank, world_size=world, local_rank=local_rank,
                     local_world_size=local_world or (world if world > 1 else 1), run_group=group)
+
+
+def run_group(*parts: object, env: Mapping[str, str] | None = None) -> str | None:
+    """The group id of one run of a distributed job, alike in every rank without talking.
+
+    ``parts`` (e.g. a Trainer's output folder) tell apart several runs of one launch, so
+    their ranks are not merged together; without them, it is the job's group, the one
+    :func:`detect_rank` gives. A ``DIA_RUN_GROUP`` set by the user is taken as is.
+    ``None`` for a single process.
+
+    >>> env = {"RANK": "1", "WORLD_SIZE": "2", "TORCHELASTIC_RUN_ID": "abc"}
+    >>> run_group(env=env), run_group("out", env=env) == run_group("out", env={**env, "RANK": "0"})
+    ('torchelastic-abc', True)
+    """
+    env = os.environ if env is None else env
+    group = detect_rank(env).run_group
+    if group is None or not parts or settings.run_group(env):
+        return group
+    digest = hashlib.sha1("|".join([group, *map(str, parts)]).encode()).hexdigest()[:16]
+    return f"job-{digest}"
 
 
 def _torch_rank(world: int | None) -> tuple[int, int | None]:

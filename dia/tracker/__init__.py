@@ -15,6 +15,7 @@ is saved to the store when the run stops; a running run is checkpointed every
 from __future__ import annotations
 
 from dia.tracker._lifecycle import current_run
+from dia.tracker._options import RunOptions
 from dia.tracker._run import Run, track
 
-__all__ = ["Run", "current_run", "track"]
+__all__ = ["Run", "RunOptions", "current_run", "track"]

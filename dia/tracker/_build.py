@@ -1,5 +1,8 @@
 """From meter readings to a report: energy per component, carbon and water, fallbacks.
 
+:func:`build_report` turns a :class:`RunSnapshot` (what a run holds at one moment) and
+the meters' readings into a :class:`RunReport`; it is the run's only report builder.
+
 >>> from dia.measure.base import ComponentEnergy
 >>> e = energy_from([ComponentEnergy("cpu", 3600.0, 1800.0, 7200.0, "estimated")])
 >>> (e.it_kwh.value, e.it_kwh.quality.value)
@@ -8,12 +11,35 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import socket
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dia.measure.base import COMPONENTS, ComponentEnergy, DIAWarning
-from dia.record.report import Energy, Quantity, RunReport
+from dia.measure.base import COMPONENTS, ComponentEnergy, DIAWarning, Meter
+from dia.record.report import (
+    GPU,
+    Energy,
+    Hardware,
+    Location,
+    Parent,
+    Phase,
+    PowerSample,
+    Quantity,
+    RunKind,
+    RunReport,
+    RunStatus,
+    Tool,
+    Workload,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dia.measure.distributed import RankInfo
 
 _KWH = "kWh"
 
@@ -94,3 +120,109 @@ def write_fallback(report: RunReport, reason: str, *, warned: bool) -> Path | No
         warnings.warn(f"DIA: {reason}; run {report.id} written to {path} (load it with `dia import`)",
                       DIAWarning, stacklevel=3)
     return path
+
+
+@dataclass
+class RunSnapshot:
+    """What a run holds at one moment, everything :func:`build_report` needs."""
+
+    id: str
+    model_id: str | None = None
+    parents: list[Parent] = field(default_factory=list)
+    kind: RunKind = RunKind.OTHER
+    started_at: datetime | None = None
+    elapsed_s: float = 0.0
+    run_group: str | None = None
+    rank: RankInfo | None = None
+    location: dict[str, Any] = field(default_factory=dict)
+    meters: list[Meter] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    phases: list[Phase] = field(default_factory=list)
+    power: list[PowerSample] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    previous: RunReport | None = None
+    degraded: bool = False
+    host_skipped: bool = False
+
+
+def build_report(snap: RunSnapshot, status: RunStatus, readings: list[ComponentEnergy], *, ended: bool,
+                 degrade: Callable[[str, BaseException], str]) -> RunReport:
+    """The report of ``snap`` with ``readings``; a failed conversion is degraded, not raised.
+
+    ``degrade(where, exc)`` records a failure on the run and returns its note.
+    """
+    now = _now()
+    previous = snap.previous
+    before_s = (previous.duration_s or 0.0) if previous is not None else 0.0
+    nothing = "measured" if (snap.host_skipped and not snap.degraded) else "unavailable"
+    energy = energy_from(readings, offset=previous.energy if previous is not None else None,
+                         nothing_quality=nothing)
+    hardware = hardware_of(snap.meters, previous)
+    new_gpu_h = hardware.gpu_count * max(0.0, snap.elapsed_s - before_s) / 3600.0
+    gpu_hours = new_gpu_h + ((previous.gpu_hours or 0.0) if previous is not None else 0.0)
+    notes = list(snap.notes)
+    for m in snap.meters:
+        notes += [n for n in m.notes if n not in notes]
+    if snap.host_skipped and not readings:
+        notes.append("this rank measures no device of its own: its energy is counted by other ranks")
+    rank, loc = snap.rank, snap.location
+    meter = "+".join(m.name for m in snap.meters) or ("none" if not snap.degraded else "degraded")
+    report = RunReport(
+        id=snap.id, model_id=snap.model_id, parents=snap.parents, kind=snap.kind, status=status,
+        started_at=snap.started_at, ended_at=now if ended else None, duration_s=snap.elapsed_s,
+        heartbeat_at=now, run_group=snap.run_group,
+        rank=rank.rank if rank is not None else 0, world_size=rank.world_size if rank is not None else 1,
+        hardware=hardware,
+        location=Location(country=loc.get("country"), region=loc.get("region"),
+                          cloud_provider=loc.get("cloud_provider"), cloud_region=loc.get("cloud_region")),
+        tool=Tool(version=_version()), meter=meter, gpu_hours=gpu_hours if hardware.gpus else None,
+        host=socket.gethostname(), pid=os.getpid(), source="tracker", energy=energy,
+        workload=Workload(**{k: (v or None) for k, v in snap.counts.items()}), phases=snap.phases,
+        power_samples=snap.power, notes=notes,
+        extra=dict(previous.extra) if previous is not None else {},
+    )
+    degraded = snap.degraded
+    try:
+        report = convert(report, dict(loc))
+    except Exception as exc:
+        text = degrade("conversion to carbon and water", exc)
+        degraded = True
+        report = report.model_copy(update={"notes": [*snap.notes, *([text] if text not in snap.notes else [])]})
+    if degraded:
+        report.extra["degraded"] = True
+    return report
+
+
+def minimal_report(snap: RunSnapshot, status: RunStatus) -> RunReport:
+    """What is left when building the report itself failed: labelled, energy unavailable."""
+    return RunReport(id=snap.id, model_id=snap.model_id, parents=snap.parents, kind=snap.kind,
+                     status=status, started_at=snap.started_at, ended_at=_now(),
+                     duration_s=snap.elapsed_s, host=socket.gethostname(), pid=os.getpid(),
+                     meter="degraded", energy=Energy(it_kwh=Quantity.zero(_KWH, "unavailable")),
+                     notes=list(snap.notes), extra={"degraded": True})
+
+
+def hardware_of(meters: list[Meter], previous: RunReport | None = None) -> Hardware:
+    """GPUs seen by the meters plus this host's CPU and RAM (a resumed run keeps its GPUs)."""
+    from dia.measure.hardware import host_info
+
+    host = host_info()
+    names: dict[str, int] = {}
+    for m in meters:
+        for g in m.gpus:
+            names[g.name] = names.get(g.name, 0) + 1
+    if previous is not None and not names:
+        return previous.hardware
+    return Hardware(gpus=[GPU(name=n, count=c) for n, c in names.items()], cpu_model=host.cpu_model,
+                    cpu_cores=host.cpu_count, ram_gb=round(host.ram_gb, 2) if host.ram_gb else None)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@functools.lru_cache(maxsize=1)
+def _version() -> str:
+    from dia._version import __version__
+
+    return __version__
