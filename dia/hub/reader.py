@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dia.errors import DIAError, HubError, LineageCycleError
-from dia.hub._parse import MAX_FRONT_MATTER_BYTES, ParsedCard, parse_card_text
+from dia.hub.formats import ParsedCard, parse_card_text
+from dia.hub.formats.frontmatter import MAX_FRONT_MATTER_BYTES
 
 if TYPE_CHECKING:
     from dia.record.report import RunReport
