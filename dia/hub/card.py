@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from dia.errors import CardError
-from dia.hub.formats import dia_block, frontmatter, hf, v01
-from dia.hub.formats._common import CardData
+from dia.hub.formats import CardData, dia_block, frontmatter, hf, v01
 
 if TYPE_CHECKING:
     from dia.record.report import RunReport
@@ -40,6 +39,7 @@ SECTION_END = "<!-- dia:environmental-impact:end -->"
 # Top-level front-matter keys DIA owns, per format (everything else is left untouched).
 _HF_KEYS = hf.KEYS + dia_block.KEYS
 _V01_KEYS = v01.KEYS
+
 
 # -- reading the store ------------------------------------------------------------------------
 
