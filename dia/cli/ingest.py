@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,8 +40,9 @@ def ingest(
         raise fail("nothing to ingest: give README.md files, folders or JSONL files (or --hub REPO_ID...)", 2)
     with open_store(db) as store:
         if hub or families:
-            summary = ingest_hub(items, families=families, store=store, endpoint=endpoint,
-                                 progress=not as_json and err_console.is_terminal)
+            with _progress_bar(not as_json and err_console.is_terminal) as on_progress:
+                summary = ingest_hub(items, families=families, store=store, endpoint=endpoint,
+                                     on_progress=on_progress)
         else:
             missing = [p for p in items if not Path(p).exists()]
             if missing:
@@ -52,6 +55,26 @@ def ingest(
         _print_summary(summary, where)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A "reading cards" bar on stderr fed by the library's ``on_progress(done, total)``."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("reading cards"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("cards", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _print_summary(summary: Any, where: str) -> None:

@@ -4,7 +4,9 @@
 - :func:`read_card` / :func:`ingest` read cards (DIA blocks, the ai-impact-accounting
   v0.1 format, the Hub's ``co2_eq_emissions``) into the store;
 - :func:`enable_autofill` makes every model upload through huggingface_hub carry the
-  filled card in the same commit (also switched on by ``DIA_HUB_AUTOFILL=1``).
+  filled card in the same commit (also switched on by ``DIA_HUB_AUTOFILL=1``); nothing
+  in huggingface_hub is patched until then;
+- :mod:`dia.hub.formats` holds one module per card format, each reading and writing it.
 
 >>> from dia.hub import write_card
 >>> write_card("org/tiny", "out/README.md")  # doctest: +SKIP

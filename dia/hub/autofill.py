@@ -20,6 +20,7 @@ unknown to the store leaves the commit untouched, and any failure inside DIA is 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.abc
 import importlib.machinery
 import sys
@@ -40,6 +41,8 @@ _original: Any = None  # HfApi.create_commit before wrapping
 _module_functions: dict[tuple[str, str], Any] = {}  # huggingface_hub.create_commit & co. before rebinding
 _options: dict[str, Any] = {}
 _FETCH_TIMEOUT_S = 10.0
+# Everything else patched is public (HfApi.create_commit, huggingface_hub.create_commit).
+_PRIVATE_PIPELINE = ("huggingface_hub._upload_pipeline", "pipelined_upload")
 
 
 def is_enabled() -> bool:
@@ -67,16 +70,18 @@ def _patch(hf_api: ModuleType) -> None:
             return
         _original = hf_api.HfApi.create_commit
         hf_api.HfApi.create_commit = _wrap(_original)
-        # With hf_xet installed, upload_folder streams through this pipeline instead of
-        # create_commit (huggingface_hub >= 1.x); it is imported at call time, so patch the module.
+        # The one private API patched (see _PRIVATE_PIPELINE): with hf_xet installed,
+        # upload_folder streams through this pipeline instead of create_commit, and no public
+        # hook sees its operations. It is imported at call time, so patching the module works;
+        # tests/hub/test_autofill.py pins this to the huggingface_hub versions checked.
+        module_name, attr = _PRIVATE_PIPELINE
         try:
-            from huggingface_hub import _upload_pipeline
+            pipeline = importlib.import_module(module_name)
         except ImportError:  # older huggingface_hub: everything goes through create_commit
             pass
         else:
-            _module_functions[("huggingface_hub._upload_pipeline", "pipelined_upload")] = (
-                _upload_pipeline.pipelined_upload)
-            _upload_pipeline.pipelined_upload = _wrap_pipeline(_upload_pipeline.pipelined_upload)
+            _module_functions[_PRIVATE_PIPELINE] = getattr(pipeline, attr)
+            setattr(pipeline, attr, _wrap_pipeline(getattr(pipeline, attr)))
     _rebind_module_functions()
 
 
@@ -204,11 +209,15 @@ def _fetch_readme(api: Any, repo_id: str, revision: str | None, token: Any) -> s
     """
     from urllib.parse import quote
 
-    from huggingface_hub.utils import get_session
+    from huggingface_hub.utils import build_hf_headers, get_session
 
     url = f"{api.endpoint}/{repo_id}/resolve/{quote(revision or 'main', safe='')}/README.md"
-    response = get_session().get(url, headers=api._build_hf_headers(token=token), timeout=_FETCH_TIMEOUT_S,
-                                 follow_redirects=True)
+    # The public header builder with the client's own settings (what HfApi does internally).
+    headers = build_hf_headers(token=api.token if token is None else token,
+                               library_name=getattr(api, "library_name", None),
+                               library_version=getattr(api, "library_version", None),
+                               user_agent=getattr(api, "user_agent", None), headers=getattr(api, "headers", None))
+    response = get_session().get(url, headers=headers, timeout=_FETCH_TIMEOUT_S, follow_redirects=True)
     if response.status_code == 404:
         return None
     response.raise_for_status()

@@ -18,18 +18,16 @@ byte-for-byte, and writing twice changes nothing the second time.
 
 from __future__ import annotations
 
-import getpass
-import math
 import re
-import socket
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dia.constants import SCHEMA_VERSION
+from dia.errors import CardError
+from dia.hub.formats import CardData, dia_block, frontmatter, hf, v01
 
 if TYPE_CHECKING:
-    from dia.record.report import Quantity, RunReport
+    from dia.record.report import RunReport
     from dia.record.store import Store
 
 CardFormat = Literal["hf", "dia-v0.1", "both"]
@@ -39,68 +37,8 @@ SECTION_START = "<!-- dia:environmental-impact:start -->"
 SECTION_END = "<!-- dia:environmental-impact:end -->"
 
 # Top-level front-matter keys DIA owns, per format (everything else is left untouched).
-_HF_KEYS = ("base_model", "base_model_relation", "co2_eq_emissions", "dia")
-_V01_KEYS = ("dia_version", "dia_report")
-
-# ai-impact-accounting v0.1 lineage vocabulary, from DIA's relations.
-_V01_RELATION = {
-    "finetune": "finetune", "continued-pretraining": "finetune", "instruction-tuning": "finetune",
-    "preference-tuning": "finetune", "adapter-merged": "finetune", "adapter": "adapter",
-    "quantization": "quantized", "merge": "merge", "distillation": "distill", "duplicate": "fork",
-}
-
-
-# -- figures --------------------------------------------------------------------------------
-
-def _num(x: float) -> float:
-    """Six significant digits: stable YAML across runs, far below measurement error."""
-    if x == 0 or not math.isfinite(x):
-        return 0.0
-    return float(f"{x:.6g}")
-
-
-def _qdict(q: Quantity | None) -> dict[str, Any] | None:
-    if q is None:
-        return None
-    return {"value": _num(q.value), "low": _num(q.low), "high": _num(q.high), "unit": q.unit,
-            "quality": q.quality.value}
-
-
-def _sum(items: Iterable[Quantity | None], unit: str) -> Quantity | None:
-    from dia.record.report import sum_quantities
-
-    present = [q for q in items if q is not None]
-    return sum_quantities(present, unit) if present else None
-
-
-# -- privacy: never write tokens, host names, user names or local paths ----------------------
-
-_TOKEN = re.compile(r"\b(hf_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{10,}|sk-[A-Za-z0-9]{10,})\b")
-_PATH = re.compile(r"(^|[\s(\"'=])(~|/(home|Users|root|tmp|var|mnt|data|scratch|work)\b|[A-Za-z]:\\)")
-
-
-def _private_words() -> list[str]:
-    words = []
-    for get in (socket.gethostname, getpass.getuser):
-        try:
-            value = get()
-        except Exception:  # no user name in some containers: nothing to hide
-            continue
-        if value and len(value) >= 3 and value.lower() not in ("root", "user", "localhost"):
-            words.append(value)
-    return words
-
-
-def _scrub(text: str | None) -> str | None:
-    """``None`` for a free-text value that would leak a token, host, user or local path."""
-    if text is None:
-        return None
-    if _TOKEN.search(text) or _PATH.search(text):
-        return None
-    lowered = text.lower()
-    if any(word.lower() in lowered for word in _private_words()):
-        return None
-    return text
+_HF_KEYS = hf.KEYS + dia_block.KEYS
+_V01_KEYS = v01.KEYS
 
 
 # -- reading the store ------------------------------------------------------------------------
@@ -133,131 +71,7 @@ def _parents(store: Store, model_id: str, runs: list[RunReport]) -> list[dict[st
     return [found[k] for k in sorted(found)]
 
 
-def _hub_lineage(parents: list[dict[str, Any]]) -> dict[str, Any]:
-    """``base_model`` (list when several) and ``base_model_relation`` when faithful."""
-    from dia.link.relations import to_hub_relation
-
-    if not parents:
-        return {}
-    ids = [p["model_id"] for p in parents]
-    out: dict[str, Any] = {"base_model": ids[0] if len(ids) == 1 else ids}
-    hub = {to_hub_relation(p["relation"]) for p in parents}
-    if len(hub) == 1 and None not in hub:
-        relation = hub.pop()
-        # Several bases of one model are only faithfully a "merge" on the Hub.
-        if len(ids) == 1 or relation == "merge":
-            out["base_model_relation"] = relation
-    return out
-
-
-def _factors(runs: list[RunReport]) -> list[dict[str, Any]]:
-    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for run in runs:
-        for f in run.factors:
-            d: dict[str, Any] = {"name": f.name, "value": _num(f.value), "low": _num(f.low),
-                                 "high": _num(f.high), "unit": f.unit, "source": _scrub(f.source),
-                                 "year": f.year, "granularity": f.granularity, "key": _scrub(f.key),
-                                 "licence": _scrub(f.licence)}
-            d = {k: v for k, v in d.items() if v is not None}
-            d.setdefault("source", "withheld (local or private)")
-            seen.setdefault(tuple(sorted(d.items())), d)
-    return [seen[k] for k in sorted(seen, key=lambda t: (dict(t)["name"], str(dict(t).get("key")), t))]
-
-
-def _distinct(values: Iterable[str | None]) -> list[str]:
-    out: list[str] = []
-    for v in values:
-        v = _scrub(v)
-        if v and v != "unknown" and v not in out:
-            out.append(v)
-    return out
-
-
-def _training_type(runs: list[RunReport]) -> str | None:
-    kinds = {r.kind.value for r in runs}
-    if "pretraining" in kinds:
-        return "pre-training"
-    if kinds & {"finetuning", "adapter", "distillation"}:
-        return "fine-tuning"
-    return None
-
-
-class _Own:
-    """A model's own footprint: endpoint-wise sums of its production runs."""
-
-    def __init__(self, runs: list[RunReport]) -> None:
-        self.runs = runs
-        self.energy = _sum((r.energy.it_kwh for r in runs), "kWh")
-        self.operational = _sum((r.carbon.operational_kg for r in runs if r.carbon), "kgCO2e")
-        self.embodied = _sum((r.carbon.embodied_kg for r in runs if r.carbon), "kgCO2e")
-        self.carbon = _sum((r.carbon.total_kg for r in runs if r.carbon), "kgCO2e")
-        self.onsite = _sum((r.water.onsite_l for r in runs if r.water), "L")
-        self.offsite = _sum((r.water.offsite_l for r in runs if r.water), "L")
-        self.water = _sum((r.water.total_l for r in runs if r.water), "L")
-
-
-def _co2_eq_emissions(own: _Own) -> dict[str, Any] | None:
-    """The Hub's field: grams of CO2e for THIS model's own runs (never cumulative)."""
-    from dia._version import __version__
-
-    if own.carbon is None:
-        return None
-    meters = sorted({r.meter for r in own.runs if r.meter and r.meter != "none"})
-    source = f"DIA {__version__}" + (f" ({', '.join(meters)})" if meters else "")
-    scope = "operational + embodied" if own.embodied is not None else "operational"
-    source += f"; {own.carbon.quality.value}; {scope}, location-based"
-    out: dict[str, Any] = {"emissions": _num(own.carbon.value * 1000.0), "source": source}
-    if (training := _training_type(own.runs)) is not None:
-        out["training_type"] = training
-    if places := _distinct(r.location.describe() for r in own.runs):
-        out["geographical_location"] = "; ".join(places)
-    if hardware := _distinct(r.hardware.describe() for r in own.runs):
-        out["hardware_used"] = "; ".join(hardware)
-    if own.energy is not None:
-        out["energy_consumed"] = _num(own.energy.value)
-    return out
-
-
-def _upstream(model_id: str, store: Store) -> dict[str, Any]:
-    from dia.aggregate.rollup import rollup
-
-    r = rollup(model_id, scope="upstream", store=store)
-
-    def iv(x: Any) -> dict[str, float]:
-        return {"value": _num(x.value), "low": _num(x.low), "high": _num(x.high)}
-
-    return {
-        "cumulative": True,
-        "scope": "upstream",
-        "note": "CUMULATIVE: this model plus its unique ancestors; not this model's own runs",
-        "members": r.members, "with_report": r.with_report, "coverage": _num(r.coverage),
-        "energy_kwh": iv(r.energy_kwh), "carbon_kg": iv(r.carbon_kg), "water_l": iv(r.water_l),
-    }
-
-
-def _dia_block(model_id: str, own: _Own, parents: list[dict[str, Any]]) -> dict[str, Any]:
-    block: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "model_id": model_id,
-                             "scope": "incremental"}
-    if parents:
-        rels = sorted({p["relation"] for p in parents})
-        block["relation"] = rels[0] if len(rels) == 1 else rels
-        block["parents"] = [{k: v for k, v in p.items() if v is not None} for p in parents]
-    if own.energy is not None:
-        block["energy_kwh"] = _qdict(own.energy)
-    if own.carbon is not None:
-        carbon = {"operational": _qdict(own.operational), "embodied": _qdict(own.embodied),
-                  "total": _qdict(own.carbon)}
-        block["carbon_kg"] = {k: v for k, v in carbon.items() if v is not None}
-    if own.water is not None:
-        water = {"onsite": _qdict(own.onsite), "offsite": _qdict(own.offsite), "total": _qdict(own.water)}
-        block["water_l"] = {k: v for k, v in water.items() if v is not None}
-    if factors := _factors(own.runs):
-        block["factors"] = factors
-    block["runs"] = len(own.runs)
-    return block
-
-
-def _load(model_id: str, store: Store) -> tuple[_Own, list[dict[str, Any]]]:
+def _load(model_id: str, store: Store) -> CardData:
     from dia.errors import UnknownModelError, did_you_mean
 
     runs = _production_runs(store, model_id)
@@ -265,7 +79,7 @@ def _load(model_id: str, store: Store) -> tuple[_Own, list[dict[str, Any]]]:
     if not runs and not parents and store.get_model(model_id) is None:
         hint = did_you_mean(model_id, store.model_ids())
         raise UnknownModelError(f"unknown model {model_id!r}{hint}")
-    return _Own(runs), parents
+    return CardData(model_id, runs, parents)
 
 
 def card_metadata(model_id: str, store: Store | str | None = None, *, upstream: bool = False) -> dict[str, Any]:
@@ -275,79 +89,27 @@ def card_metadata(model_id: str, store: Store | str | None = None, *, upstream: 
     """
     opened, close = _open(store)
     try:
-        own, parents = _load(model_id, opened)
-        meta: dict[str, Any] = {}
-        if (co2 := _co2_eq_emissions(own)) is not None:
-            meta["co2_eq_emissions"] = co2
-        meta.update(_hub_lineage(parents))
-        meta["dia"] = _dia_block(model_id, own, parents)
-        if upstream and parents:
-            meta["dia"]["upstream_cumulative"] = _upstream(model_id, opened)
-        return meta
+        data = _load(model_id, opened)
+        rolled = None
+        if upstream and data.parents:
+            from dia.aggregate.rollup import rollup
+
+            rolled = rollup(model_id, scope="upstream", store=opened)
+        return {**hf.write(data), **dia_block.write(data, upstream=rolled)}
     finally:
         if close:
             opened.close()
-
-
-# -- ai-impact-accounting v0.1 ---------------------------------------------------------------
-
-_V01_QUALITY = {"measured": "measured", "sampled": "measured", "imputed": "imputed",
-                "unavailable": "unavailable"}
-
-
-def _v01_figure(q: Quantity | None, estimated_label: str) -> dict[str, Any] | None:
-    if q is None:
-        return None
-    value: Any = _num(q.value) if q.low == q.high else [_num(q.low), _num(q.high)]
-    return {"value": value, "quality": _V01_QUALITY.get(q.quality.value, estimated_label)}
 
 
 def v01_metadata(model_id: str, store: Store | str | None = None) -> dict[str, Any]:
     """The ai-impact-accounting v0.1 ``dia_version`` / ``dia_report`` front-matter keys."""
     opened, close = _open(store)
     try:
-        own, parents = _load(model_id, opened)
+        data = _load(model_id, opened)
     finally:
         if close:
             opened.close()
-    report: dict[str, Any] = {"scope": "incremental"}
-    lineage = []
-    for p in parents:
-        rel = _V01_RELATION.get(p["relation"])
-        if rel == "adapter" and p.get("method") in ("lora", "qlora"):
-            rel = p["method"]
-        if rel is not None:
-            lineage.append({"model": p["model_id"], "relation": rel})
-    if lineage:
-        report["lineage"] = lineage
-    gpus = [g for r in own.runs for g in r.hardware.gpus]
-    compute: dict[str, Any] = {}
-    if gpus:
-        compute["hardware"] = {"gpu": _scrub(gpus[0].name) or "unknown", "count": max(g.count for g in gpus)}
-    gpu_hours = [r.gpu_hours for r in own.runs if r.gpu_hours is not None]
-    if gpu_hours:
-        compute["duration_gpu_hours"] = _num(sum(gpu_hours))
-    if compute:
-        report["compute"] = compute
-    footprint = {"energy_kwh": _v01_figure(own.energy, "estimated-from-hardware"),
-                 "carbon_kgco2eq": _v01_figure(own.carbon, "estimated-from-region"),
-                 "water_liters": _v01_figure(own.water, "estimated-from-default-wue")}
-    report["footprint"] = {k: v for k, v in footprint.items() if v is not None}
-    context: dict[str, Any] = {}
-    places = [r.location for r in own.runs]
-    region = next((p.region or p.cloud_region or p.country for p in places
-                   if p.region or p.cloud_region or p.country), None)
-    if region:
-        context["region"] = region.lower()
-    for f in (f for r in own.runs for f in r.factors):
-        if f.name == "carbon_intensity" and "carbon_intensity" not in context:
-            context["carbon_intensity"] = _num(f.value)
-        if f.name == "wue" and "wue_l_per_kwh" not in context:
-            context["wue_l_per_kwh"] = _num(f.value) if f.low == f.high else [_num(f.low), _num(f.high)]
-    if context:
-        report["context"] = context
-    report["tool"] = "dia"
-    return {"dia_version": "0.1", "dia_report": report}
+    return v01.write(data)
 
 
 # -- the card text ------------------------------------------------------------------------------
@@ -386,13 +148,6 @@ def body_section(meta: dict[str, Any], *, line_break: str = "\n") -> str:
     return line_break.join(lines)
 
 
-def _yaml_block(data: dict[str, Any], line_break: str) -> str:
-    from huggingface_hub.utils import yaml_dump
-
-    text: str = yaml_dump(data, sort_keys=False, line_break=line_break)
-    return text if text.endswith(line_break) else text + line_break
-
-
 _TOP_KEY = re.compile(r"^([A-Za-z_][^:\s#]*|\"[^\"]+\"|'[^']+')\s*:")
 
 
@@ -420,31 +175,32 @@ def merge_card(text: str, meta: dict[str, Any], *, owned: Iterable[str] = _HF_KE
     for the section between DIA's markers (appended at the end the first time).
     """
     import yaml
-    from huggingface_hub.repocard import REGEX_YAML_BLOCK
-
-    from dia.errors import CardError
 
     line_break = "\r\n" if "\r\n" in text else "\n"
-    match = REGEX_YAML_BLOCK.search(text)
-    if match:
-        head, yaml_text, body = match.group(1), match.group(2), text[match.end():]
+    # The reader's own splitter: the writer replaces exactly what `dia ingest` reads.
+    parts = frontmatter.split(text, "README.md")
+    if parts is not None:
         try:
-            old = yaml.safe_load(yaml_text) or {}
-        except yaml.YAMLError as exc:
-            raise CardError(f"README.md: front matter is not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(old, dict):
-            raise CardError("README.md: front matter is not a mapping")
-        kept = _drop_keys(yaml_text + line_break, owned)
+            old = frontmatter.load_yaml(parts.yaml, "README.md")
+        except CardError as exc:
+            detail = str(exc).removeprefix("README.md: ")
+            if detail.endswith("not a mapping"):
+                raise CardError("README.md: front matter is not a mapping") from None
+            raise CardError(f"README.md: front matter is not valid YAML ({detail})") from None
+        # Trailing blank lines before the closing '---' are not kept (nor were they before).
+        yaml_text = parts.yaml.rstrip("\r\n")
+        kept = _drop_keys(yaml_text + line_break, owned) if yaml_text else ""
         expected = {k: v for k, v in old.items() if k not in set(owned)}
         try:
             ok = (yaml.safe_load(kept) or {}) == expected
         except yaml.YAMLError:
             ok = False
         if not ok:  # unusual layout: fall back to re-dumping the other keys
-            kept = _yaml_block(expected, line_break) if expected else ""
-        front = head + kept + _yaml_block(meta, line_break) + "---" + line_break
+            kept = frontmatter.dump_yaml(expected, line_break) if expected else ""
+        head, body = parts.head, parts.body
     else:
-        front, body = "---" + line_break + _yaml_block(meta, line_break) + "---" + line_break, text
+        head, kept, body = "", "", text
+    front = frontmatter.join(head, kept + frontmatter.dump_yaml(meta, line_break), "", line_break)
     if section:
         body = _with_section(body, body_section(meta, line_break=line_break), line_break)
     return front + body

@@ -4,9 +4,13 @@
 (breadth first: children, their children, ...). Each README.md is fetched with
 ``hf_hub_download`` (so a cached card is reused offline). Being offline or rate-limited
 raises :class:`~dia.errors.HubError` with a clear message; the cards yielded before it
-have already been handed to the caller, so partial progress is kept.
+have already been handed to the caller, so partial progress is kept. Nothing is printed:
+progress goes to the caller's ``on_progress(done, total)`` (the CLI draws a bar with it).
 
->>> cards = iter_hub_cards(["org/model"], progress=False)   # a lazy iterator: nothing fetched yet
+>>> seen = []
+>>> cards = iter_hub_cards(["org/model"], on_progress=lambda done, total: seen.append(done))
+>>> seen  # a lazy iterator: nothing fetched yet
+[]
 """
 
 from __future__ import annotations
@@ -87,12 +91,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 def iter_hub_cards(repo_ids: list[str], *, families: list[str] | None = None, endpoint: str | None = None,
-                   token: str | bool | None = None, progress: bool = True,
+                   token: str | bool | None = None, on_progress: Callable[[int, int], None] | None = None,
                    on_missing: Callable[[str, str], None] | None = None) -> Iterator[tuple[str, str | None, str]]:
     """Yield ``(source_ref, model_id, card_text)`` for each repo (and each family member).
 
     A repo that does not exist is reported to ``on_missing`` and skipped; a repo without a
-    README.md yields an empty card. Offline, rate-limited or unreachable: raises HubError.
+    README.md yields an empty card. ``on_progress(done, total)`` is called once the repos
+    are known (``done=0``) and after each repo. Offline, rate-limited or unreachable:
+    raises :class:`~dia.errors.HubError`.
     """
     from huggingface_hub import HfApi
     from huggingface_hub.errors import (
@@ -108,36 +114,38 @@ def iter_hub_cards(repo_ids: list[str], *, families: list[str] | None = None, en
         for member in family_members(api, list(families), base):
             wanted.setdefault(member, None)
     repos = list(wanted)
-    bar, task = _progress(progress, len(repos))
-    try:
-        for done, repo in enumerate(repos):
-            ref = f"hub:{repo}/README.md"
-            try:
-                path = api.hf_hub_download(repo, "README.md")
-            except RemoteEntryNotFoundError:
-                yield ref, repo, ""  # no README.md: nothing to read, not an error
-                _advance(bar, task)
-                continue
-            except RepositoryNotFoundError as exc:  # GatedRepoError is a subclass
-                reason = "gated repository (log in and accept its terms)" if isinstance(exc, GatedRepoError) \
-                    else "repository not found (or private)"
-                _missing(on_missing, ref, reason)
-                _advance(bar, task)
-                continue
-            except Exception as exc:  # classified below: Hub-wide problems stop, others skip the repo
-                err = _hub_error(exc, base, done, len(repos), f"downloading {repo}")
-                if err is not None:
-                    raise err from None
-                _missing(on_missing, ref, _one_line(exc))
-                _advance(bar, task)
-                continue
+    total = len(repos)
+    _report(on_progress, 0, total)
+    for done, repo in enumerate(repos):
+        ref = f"hub:{repo}/README.md"
+        try:
+            path = api.hf_hub_download(repo, "README.md")
+        except RemoteEntryNotFoundError:
+            _report(on_progress, done + 1, total)
+            yield ref, repo, ""  # no README.md: nothing to read, not an error
+            continue
+        except RepositoryNotFoundError as exc:  # GatedRepoError is a subclass
+            reason = "gated repository (log in and accept its terms)" if isinstance(exc, GatedRepoError) \
+                else "repository not found (or private)"
+            _missing(on_missing, ref, reason)
+            _report(on_progress, done + 1, total)
+            continue
+        except Exception as exc:  # classified below: Hub-wide problems stop, others skip the repo
+            err = _hub_error(exc, base, done, total, f"downloading {repo}")
+            if err is not None:
+                raise err from None
+            _missing(on_missing, ref, _one_line(exc))
+            _report(on_progress, done + 1, total)
+            continue
+        try:
             with open(path, encoding="utf-8", errors="replace") as fh:
                 text = fh.read(1_100_000)
-            _advance(bar, task)
-            yield ref, repo, text
-    finally:
-        if bar is not None:
-            bar.stop()
+        except OSError as exc:  # a cache file gone or unreadable: skip this repo, one line
+            _missing(on_missing, ref, f"cannot read the downloaded card ({exc.strerror or type(exc).__name__})")
+            _report(on_progress, done + 1, total)
+            continue
+        _report(on_progress, done + 1, total)
+        yield ref, repo, text
 
 
 def _missing(on_missing: Callable[[str, str], None] | None, ref: str, reason: str) -> None:
@@ -145,29 +153,9 @@ def _missing(on_missing: Callable[[str, str], None] | None, ref: str, reason: st
         on_missing(ref, reason)
 
 
-def _progress(enabled: bool, total: int) -> tuple[Any, Any]:
-    if not enabled:
-        return None, None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from dia.cli._common import err_console
-
-    bar = Progress(TextColumn("reading cards"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=err_console, transient=True)
-    task = bar.add_task("cards", total=total)
-    bar.start()
-    return bar, task
-
-
-def _advance(bar: Any, task: Any) -> None:
-    if bar is not None:
-        bar.advance(task)
+def _report(on_progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
+    if on_progress is not None:
+        on_progress(done, total)
 
 
 __all__ = ["MAX_FAMILY_MODELS", "family_members", "iter_hub_cards"]

@@ -21,13 +21,14 @@ and skipped; the rest are ingested.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dia.errors import DIAError, HubError, LineageCycleError
-from dia.hub._parse import MAX_FRONT_MATTER_BYTES, ParsedCard, parse_card_text
+from dia.hub.formats import ParsedCard, parse_card_text
+from dia.hub.formats.frontmatter import MAX_FRONT_MATTER_BYTES
 
 if TYPE_CHECKING:
     from dia.record.report import RunReport
@@ -431,16 +432,17 @@ def ingest_texts(cards: Iterable[tuple[str, str | None, str]], *, store: Store |
 
 def ingest_hub(repo_ids: Iterable[str], *, families: Iterable[str] = (), store: Store | str | None = None,
                endpoint: str | None = None, token: str | bool | None = None,
-               progress: bool = False) -> IngestSummary:
+               on_progress: Callable[[int, int], None] | None = None) -> IngestSummary:
     """Download the README.md of each Hub repo (and of each family member) and ingest it.
 
     Offline or rate-limited: what was downloaded is kept and ``summary.error`` says why it stopped.
+    ``on_progress(done, total)`` follows the downloads (nothing is printed here).
     """
     from dia.hub.hub_fetch import iter_hub_cards
 
     summary = IngestSummary()
     cards = iter_hub_cards(list(repo_ids), families=list(families), endpoint=endpoint, token=token,
-                           progress=progress, on_missing=lambda ref, why: summary.skipped.append((ref, why)))
+                           on_progress=on_progress, on_missing=lambda ref, why: summary.skipped.append((ref, why)))
     return ingest_texts(cards, store=store, summary=summary)
 
 

@@ -186,3 +186,132 @@ def test_env_variable_enables_autofill_when_huggingface_hub_is_imported(tmp_path
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True"]
+
+
+# -- no side effects on import; public APIs only, private ones pinned --------------------------------
+
+_SNAPSHOT = """
+import sys
+import huggingface_hub, huggingface_hub.hf_api as hf_api
+try:
+    import huggingface_hub._upload_pipeline as pipeline
+except ImportError:
+    pipeline = None
+
+def snapshot():
+    out = {name: value for name, value in vars(hf_api.HfApi).items() if callable(value)}
+    out.update({"module." + name: getattr(huggingface_hub, name) for name in dir(huggingface_hub)
+                if callable(getattr(huggingface_hub, name, None))})
+    if pipeline is not None:
+        out.update({"pipeline." + name: value for name, value in vars(pipeline).items() if callable(value)})
+    return out
+"""
+
+
+@pytest.mark.parametrize("env_value", [None, "0", "off"])
+def test_import_dia_patches_nothing_in_huggingface_hub(tmp_path: Path, env_value: str | None) -> None:
+    code = ("import sys\n"
+            "import dia, dia.hub, dia.hub.card, dia.hub.reader\n"  # before huggingface_hub is imported
+            + _SNAPSHOT +
+            "before = snapshot()\n"
+            "import dia.hub.autofill\n"  # and after: importing the module enables nothing either
+            "changed = [k for k, v in snapshot().items() if before.get(k) is not v]\n"
+            "hooks = [type(f).__module__ for f in sys.meta_path if type(f).__module__.startswith('dia')]\n"
+            "marked = [k for k, v in before.items() if getattr(v, '__dia_autofill__', False)]\n"
+            "print(changed, hooks, marked, dia.hub.autofill.is_enabled())\n")
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(tmp_path),
+           "DIA_DATABASE_URL": f"sqlite:///{tmp_path}/s.sqlite"}
+    if env_value is not None:
+        env["DIA_HUB_AUTOFILL"] = env_value
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "[]", "[]", "False"]
+
+
+def test_enable_then_disable_patches_only_the_listed_functions(fake_hub: Any) -> None:
+    import huggingface_hub
+    from huggingface_hub import hf_api
+
+    from dia.hub import autofill
+
+    before = {k: v for k, v in vars(hf_api.HfApi).items() if callable(v)}
+    module_level = huggingface_hub.create_commit
+    enable_autofill()
+    changed = {k for k, v in vars(hf_api.HfApi).items() if callable(v) and before.get(k) is not v}
+    assert changed == {"create_commit"}  # public API only on the class
+    private = {name for (module, name) in autofill._module_functions if module.split(".")[-1].startswith("_")}
+    assert private <= {autofill._PRIVATE_PIPELINE[1]}
+    disable_autofill()
+    assert {k: v for k, v in vars(hf_api.HfApi).items() if callable(v)} == before
+    assert huggingface_hub.create_commit is module_level
+
+
+# huggingface_hub versions autofill was checked against: [oldest supported, first not checked).
+_HF_CHECKED = ((0, 24), (3, 0))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    import re
+
+    return tuple(int(x) for x in re.findall(r"\d+", text)[:2])
+
+
+def test_private_huggingface_hub_api_is_where_autofill_expects_it() -> None:
+    """Fails loudly when huggingface_hub moves the one private function autofill patches."""
+    import inspect
+
+    import huggingface_hub
+    from huggingface_hub import HfApi
+
+    from dia.hub import autofill
+
+    low, high = _HF_CHECKED
+    assert low <= _version(huggingface_hub.__version__) < high, (
+        f"huggingface_hub {huggingface_hub.__version__} is outside the versions autofill was checked with "
+        f"({'.'.join(map(str, low))} to <{'.'.join(map(str, high))}): check {'.'.join(autofill._PRIVATE_PIPELINE)} "
+        "in dia/hub/autofill.py, then widen _HF_CHECKED")
+    module_name, attr = autofill._PRIVATE_PIPELINE
+    upload_folder = inspect.getsource(HfApi.upload_folder)
+    try:
+        pipeline = __import__(module_name, fromlist=[attr])
+    except ImportError:
+        # No pipeline: every upload must go through the public create_commit.
+        assert attr not in upload_folder
+        return
+    # upload_folder imports it at call time (so patching the module reaches it) ...
+    assert f"from .{module_name.rsplit('.', 1)[1]} import {attr}" in upload_folder, (
+        f"HfApi.upload_folder no longer calls {module_name}.{attr}: autofill misses upload_folder")
+    # ... with the keyword arguments the wrapper reads and passes on.
+    params = inspect.signature(getattr(pipeline, attr)).parameters
+    assert {"api", "repo_id", "repo_type", "add_operations", "delete_operations"} <= set(params)
+
+
+def test_hub_readme_is_fetched_with_the_public_header_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.utils
+    from huggingface_hub import HfApi
+
+    from dia.hub import autofill
+
+    seen: dict[str, Any] = {}
+
+    class Response:
+        status_code = 200
+        content = b"---\nlicense: mit\n---\n"
+
+        def raise_for_status(self) -> None:
+            pass
+
+    class Session:
+        def get(self, url: str, *, headers: dict[str, str], **kwargs: Any) -> Response:
+            seen.update(url=url, headers=headers)
+            return Response()
+
+    monkeypatch.setattr(huggingface_hub.utils, "get_session", lambda: Session())
+    api = HfApi(endpoint="http://hub.invalid", token="hf_" + "a" * 30, library_name="mylib")
+    assert autofill._fetch_readme(api, "org/m", None, None) == "---\nlicense: mit\n---\n"
+    assert seen["url"] == "http://hub.invalid/org/m/resolve/main/README.md"
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert headers["authorization"] == "Bearer hf_" + "a" * 30  # the client's token
+    assert "mylib" in headers["user-agent"]
+    autofill._fetch_readme(api, "org/m", "v1", "hf_" + "b" * 30)
+    assert {k.lower(): v for k, v in seen["headers"].items()}["authorization"] == "Bearer hf_" + "b" * 30

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from dia.cli.main import app
 from dia.errors import CardError
-from dia.hub._parse import card_run_id, parse_card_text, parse_emissions_g
+from dia.hub.formats import card_run_id, parse_card_text
+from dia.hub.formats.hf import parse_emissions_g
 from dia.hub.reader import ingest, read_card
 from dia.record.report import Carbon, Energy, Quality, Quantity, RunReport, Water
 from dia.record.store import Store

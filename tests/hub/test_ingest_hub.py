@@ -138,3 +138,38 @@ def test_hub_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path:
         assert not summary.ok and summary.read == 0
         fam = ingest_hub([], families=["org/base"], store=store)
         assert fam.error is not None and "offline" in fam.error
+
+
+def test_hub_download_reports_progress_to_the_caller_and_prints_nothing(
+        mini_hub: MiniHub, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from dia.errors import HubError
+    from dia.hub.hub_fetch import iter_hub_cards
+
+    steps: list[tuple[int, int]] = []
+    with Store(f"sqlite:///{tmp_path}/s.sqlite") as store:
+        summary = ingest_hub(["org/child", "nobody/nothing", "org/base"], store=store, endpoint=mini_hub.endpoint,
+                             on_progress=lambda done, total: steps.append((done, total)))
+    assert steps == [(0, 3), (1, 3), (2, 3), (3, 3)]  # the missing repo counts as done too
+    assert summary.read == 2 and len(summary.skipped) == 1
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    # A Hub-wide problem is a DIAError the caller turns into a message, not an exit or a print.
+    mini_hub.rate_limited.add("org/grandchild")  # not in the local cache yet
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(time, "sleep", lambda s: None)
+        cards = iter_hub_cards(["org/grandchild"], endpoint=mini_hub.endpoint)
+        with pytest.raises(HubError, match="rate-limited"):
+            list(cards)
+
+
+def test_hub_fetch_does_not_import_the_cli() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, dia.hub.hub_fetch, dia.hub.reader\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('dia.cli', 'typer', 'rich'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

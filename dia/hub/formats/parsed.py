@@ -1,0 +1,151 @@
+"""Turn a model card's front matter into DIA run reports (tolerant reader of the three formats).
+
+Understands three shapes, best first: DIA's own ``dia:`` block (:mod:`.dia_block`), the
+ai-impact-accounting v0.1 ``dia_report`` block (:mod:`.v01`), and the Hub's
+``co2_eq_emissions`` (:mod:`.hf`). Lineage comes from ``base_model`` (string or list) and
+``base_model_relation`` (any spelling DIA's vocabulary knows), or from the block's own lineage.
+
+A card that cannot be used raises :class:`~dia.errors.CardError` with a one-line reason;
+anything merely odd (an unknown quality label, an unusable parent id) becomes a warning.
+
+>>> parsed = parse_card_text("---\\nco2_eq_emissions: 12.3 g\\nbase_model: org/base\\n---\\n",
+...                          model_id="org/child", source_ref="org/child/README.md")
+>>> parsed.reports[0].carbon.total_kg.value, parsed.parents[0].model_id
+(0.0123, 'org/base')
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from dia.errors import CardError, DIAError
+from dia.hub.formats import dia_block as dia_block_format
+from dia.hub.formats import frontmatter, hf
+from dia.hub.formats import v01 as v01_format
+from dia.hub.formats._common import Figures, run_kind
+from dia.link.relations import validate_model_id
+from dia.record.report import Carbon, Energy, Parent, Quality, Quantity, RunReport, Tool, Water
+
+# Fixed namespace: the same model's card always gets the same run id (idempotent re-ingest).
+_RUN_NAMESPACE = uuid.UUID("6f3c2a7e-1d4b-5c8a-9e0f-a1b2c3d4e5f6")
+
+_UNAVAILABLE_KWH = Quantity(value=0.0, low=0.0, high=0.0, unit="kWh", quality=Quality.UNAVAILABLE)
+_UNAVAILABLE_L = Quantity(value=0.0, low=0.0, high=0.0, unit="L", quality=Quality.UNAVAILABLE)
+
+
+@dataclass
+class ParsedCard:
+    """What one card says: the model, its parents, its run report(s) and any warnings."""
+
+    model_id: str | None
+    parents: list[Parent] = field(default_factory=list)
+    reports: list[RunReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    source_ref: str | None = None
+    format: str | None = None  # "dia", "dia-v0.1", "hf" or None (lineage only)
+    run_ids: list[str] = field(default_factory=list)  # DIA cards: the runs the figures came from
+
+
+def card_run_id(model_id: str) -> str:
+    """The deterministic run id of the report read from ``model_id``'s card."""
+    return str(uuid.uuid5(_RUN_NAMESPACE, f"card:{model_id}"))
+
+
+def metadata_model_id(meta: dict[str, Any]) -> str | None:
+    """The model id a card names for itself (top level, or in DIA's blocks)."""
+    for holder in (meta, meta.get("dia"), meta.get("dia_report")):
+        if isinstance(holder, dict) and isinstance(holder.get("model_id"), str) and holder["model_id"].strip():
+            return holder["model_id"].strip()
+    return None
+
+
+def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: str) -> ParsedCard:
+    """Turn front matter into a :class:`ParsedCard` (reports carry the card as source).
+
+    ``model_id`` is used when the card does not name its model. Raises :class:`CardError`.
+    """
+    where = source_ref
+    warnings: list[str] = []
+    mid = metadata_model_id(meta) or model_id
+    if mid is not None:
+        try:
+            mid = validate_model_id(mid)
+        except DIAError as exc:
+            raise CardError(f"{where}: model_id: {exc}") from None
+    dia_block = meta.get("dia")
+    v01 = meta.get("dia_report")
+    fig: Figures | None = None
+    fmt: str | None = None
+    parents: list[Parent] | None = None
+    run_ids: list[str] = []
+    # Best first: DIA's own block, then ai-impact-accounting v0.1, then the Hub's co2 field.
+    if isinstance(dia_block, dict):
+        fmt, fig = dia_block_format.NAME, dia_block_format.read(dia_block, where, warnings)
+        if isinstance(dia_block.get("parents"), list):
+            parents = dia_block_format.read_parents(dia_block["parents"], mid, where, warnings)
+        else:
+            hint = dia_block.get("relation")
+            parents = hf.read_parents(meta, mid, where, warnings, relation_hint=hint if isinstance(hint, str) else None)
+        run_ids = dia_block_format.read_runs(dia_block)
+    elif dia_block is not None:
+        warnings.append(f"{where}: dia is not a mapping (ignored)")
+    if fig is None and isinstance(v01, dict):
+        fmt, fig = v01_format.NAME, v01_format.read(v01, where, warnings)
+        parents = v01_format.read_parents(v01, mid, where, warnings)
+    elif fig is None and v01 is not None:
+        raise CardError(f"{where}: dia_report: expected a mapping")
+    if fig is None and (hub_fig := hf.read(meta, where, warnings)) is not None:
+        fmt, fig = hf.NAME, hub_fig
+    if parents is None:
+        parents = hf.read_parents(meta, mid, where, warnings)
+    if fig is not None and fig.empty:
+        warnings.append(f"{where}: {fmt} block has no figures")
+        fig = None
+    card = ParsedCard(model_id=mid, parents=parents, warnings=warnings, source_ref=source_ref,
+                      format=fmt if fig is not None else None, run_ids=run_ids)
+    if fig is None:
+        return card
+    if mid is None:
+        raise CardError(f"{where}: no model id (name it in the front matter, put the card in "
+                        "<org>/<name>/README.md below the ingest root, or pass --model-id)")
+    card.reports.append(_report(fig, mid, parents, fmt or "hf", source_ref, warnings))
+    return card
+
+
+def _report(fig: Figures, model_id: str, parents: list[Parent], fmt: str, source_ref: str,
+            warnings: list[str]) -> RunReport:
+    carbon = water = None
+    total = fig.carbon_total
+    if total is None and fig.carbon_operational is not None:
+        total = fig.carbon_operational + fig.carbon_embodied if fig.carbon_embodied else fig.carbon_operational
+    if total is not None:
+        carbon = Carbon(operational_kg=fig.carbon_operational or total, embodied_kg=fig.carbon_embodied,
+                        total_kg=total)
+    wtotal = fig.water_total
+    if wtotal is None and fig.water_onsite is not None and fig.water_offsite is not None:
+        wtotal = fig.water_onsite + fig.water_offsite
+    if wtotal is not None:
+        water = Water(onsite_l=fig.water_onsite or _UNAVAILABLE_L, offsite_l=fig.water_offsite or _UNAVAILABLE_L,
+                      total_l=wtotal)
+    notes = [f"imported from a model card ({fmt})"]
+    if fig.energy is None:
+        notes.append("the card states no energy: energy is unavailable (0 kWh)")
+    extra: dict[str, Any] = {"card_format": fmt, **fig.extra}
+    return RunReport(
+        id=card_run_id(model_id), model_id=model_id, parents=parents,
+        kind=run_kind(fig.kind, parents, warnings, source_ref), status="completed",
+        hardware=fig.hardware, location=fig.location, tool=Tool(name=fig.tool or "unknown"), meter="card",
+        gpu_hours=fig.gpu_hours, source="card", source_ref=source_ref,
+        energy=Energy(it_kwh=fig.energy or _UNAVAILABLE_KWH), carbon=carbon, water=water, factors=fig.factors,
+        notes=notes, extra=extra,
+    )
+
+
+def parse_card_text(text: str, *, model_id: str | None, source_ref: str) -> ParsedCard:
+    """Parse a whole README.md (front matter + body)."""
+    return parse_metadata(frontmatter.read(text, source_ref), model_id=model_id, source_ref=source_ref)
+
+
+__all__ = ["ParsedCard", "card_run_id", "metadata_model_id", "parse_card_text", "parse_metadata"]
