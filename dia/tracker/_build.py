@@ -12,7 +12,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from dia.measure.base import COMPONENTS, ComponentEnergy, DIAWarning
+from dia.errors import DIAWarning
+from dia.measure.base import COMPONENTS, ComponentEnergy
 from dia.record.report import Energy, Quantity, RunReport
 
 _KWH = "kWh"

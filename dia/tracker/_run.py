@@ -10,7 +10,7 @@
 'completed'
 
 Nothing in here may break the user's code: an exception inside DIA becomes a
-:class:`~dia.measure.base.DIAWarning` and a degraded report labelled in its notes.
+:class:`~dia.errors.DIAWarning` and a degraded report labelled in its notes.
 Bad arguments (unknown kind or relation, a parent that is not a model id) do raise,
 from :func:`track`, before the user's code runs.
 """
@@ -37,7 +37,8 @@ from dia.constants import (
     ENV_COUNTRY,
     ENV_REGION,
 )
-from dia.measure.base import ComponentEnergy, DIAWarning, Meter
+from dia.errors import DIAWarning, InvalidArgumentError
+from dia.measure.base import ComponentEnergy, Meter
 from dia.record.report import (
     GPU,
     Energy,
@@ -99,9 +100,9 @@ class Run:
         self.parents = parse_parents(parents)
         self.kind = parse_kind(kind)
         if meter not in METER_NAMES:
-            raise ValueError(f"unknown meter {meter!r}; expected one of {', '.join(METER_NAMES)}")
+            raise InvalidArgumentError(f"unknown meter {meter!r}; expected one of {', '.join(METER_NAMES)}")
         if not sample_interval_s > 0:
-            raise ValueError(f"sample_interval_s must be positive (got {sample_interval_s})")
+            raise InvalidArgumentError(f"sample_interval_s must be positive (got {sample_interval_s})")
         self.meter_name = meter
         self.sample_interval_s = float(sample_interval_s)
         self.checkpoint_s = max(0.05, _checkpoint_interval(checkpoint_s))
