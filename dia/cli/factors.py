@@ -70,6 +70,8 @@ def factors(
 
 
 def _print_known(as_json: bool) -> None:
+    from rich.text import Text
+
     from dia.convert import known_locations
 
     known = known_locations()
@@ -77,7 +79,9 @@ def _print_known(as_json: bool) -> None:
         typer.echo(json.dumps(known, indent=2))
         return
     for kind, names in known.items():
-        console.print(f"[bold]{kind}[/] ({len(names)}): " + ", ".join(names), highlight=False, soft_wrap=True)
+        line = Text(kind, style="bold")
+        line.append(f" ({len(names)}): " + ", ".join(names))
+        console.print(line, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
