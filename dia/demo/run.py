@@ -13,10 +13,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
-
-from dia.cli.tables import id_column, number_column, print_table
 
 TOY_ORG = "dia-demo"
 TOY = {
@@ -301,21 +298,18 @@ def _print_rollups(store: Any, console: Console, result: DemoResult) -> None:
         (TOY["merged"], "upstream"),
         ("bioscan-ml/clibd", "upstream"),
     ]
-    table = Table(title="Cumulative footprints (unique members, intervals are low-high)")
-    id_column(table)
-    table.add_column("scope", no_wrap=True)
-    number_column(table, "members")
-    number_column(table, "coverage")
-    for col in ("energy", "carbon", "water"):
-        table.add_column(col, overflow="fold")  # wraps between value and interval, never cut
-    table.add_column("quality mix (kg CO2e)", overflow="fold")
+    # One block per rollup, not a wide table: ids and intervals stay whole at 80 columns.
+    console.print("Cumulative footprints (unique members, intervals are low-high)", style="bold",
+                  markup=False, highlight=False)
     for model_id, scope in queries:
         r = rollup(model_id, scope=scope, store=store)
         result.rollups[f"{model_id}:{scope}"] = r
         mix = ", ".join(f"{q} {iv.value:.3g}" for q, iv in r.by_quality.items() if iv.value > 0)
-        table.add_row(model_id, scope, str(r.members), f"{r.coverage:.0%}", _fmt(r.energy_kwh, "kWh"),
-                      _fmt(r.carbon_kg, "kg"), _fmt(r.water_l, "L"), mix or "-")
-    print_table(table, out=console)
+        console.print(Text.assemble((model_id, "bold"), f"  {scope}: {r.members} members, coverage {r.coverage:.0%}"),
+                      soft_wrap=True)
+        for label, line in (("energy", _fmt(r.energy_kwh, "kWh")), ("carbon", _fmt(r.carbon_kg, "kg CO2e")),
+                            ("water", _fmt(r.water_l, "L")), ("quality mix (kg CO2e)", mix or "-")):
+            console.print(f"  {label}: {line}", markup=False, highlight=False)
     toy_family = rollup(TOY["base"], scope="family", store=store)
     result.rollups[f"{TOY['base']}:family"] = toy_family
     console.print(

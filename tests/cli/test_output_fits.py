@@ -98,3 +98,24 @@ def test_json_outputs_parse(long_ids_db: str, tmp_path: Path) -> None:
     assert imported["imported"] == 3 and imported["skipped"] == []
     ingested = json.loads(_dia(other, "ingest", str(Path(written["written"])), "--json").stdout)
     assert ingested["read"] == 1
+
+
+def test_demo_rollups_fit_80_columns(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from dia.demo.run import PUBLISHED_ROOT, TOY, DemoResult, _print_rollups
+    from dia.record.store import Store
+
+    with Store(f"sqlite:///{tmp_path / 'demo.db'}") as store:
+        store.save_run(run(PUBLISHED_ROOT, 4.19, [], 0))
+        store.save_run(run("bioscan-ml/clibd", 438.0, [(PUBLISHED_ROOT, "finetune")], 1))
+        store.save_run(run(TOY["base"], 1e-5, [(PUBLISHED_ROOT, "continued-pretraining")], 2))
+        store.save_run(run(TOY["merged"], 2e-5, [(TOY["base"], "merge")], 3))
+        out = Console(width=80, file=io.StringIO(), record=True)
+        _print_rollups(store, out, DemoResult(db_url="", card_path=None, ingested=0))
+    text = out.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    _assert_whole_ids(text, PUBLISHED_ROOT, TOY["merged"], "bioscan-ml/clibd")
+    assert "energy: 442 kWh [398-486]" in text  # bioscan-ml/clibd upstream: 438 + 4.19 kWh
