@@ -1,6 +1,8 @@
 """The Streamlit dashboard (installed as ``dia.dashboard``): ``dia dashboard`` serves it.
 
-``serve`` is imported lazily so ``import dia.dashboard`` does not load Streamlit.
+``serve`` (and ``start``, ``free_port``, ``app_path``) are imported lazily, so
+``import dia.dashboard`` loads neither Streamlit nor the store. They raise
+:class:`~dia.errors.DashboardError` when the dashboard cannot be served.
 
 >>> import dia.dashboard
 >>> callable(dia.dashboard.serve)
@@ -11,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["serve"]
+__all__ = ["app_path", "free_port", "serve", "start"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "serve":
-        from dia.cli.dashboard import serve
+    if name in __all__:
+        from dia.dashboard import _serve
 
-        return serve
+        return getattr(_serve, name)
     raise AttributeError(f"module 'dia.dashboard' has no attribute {name!r}")

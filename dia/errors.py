@@ -1,8 +1,14 @@
-"""All DIA exceptions, in one module.
+"""All DIA exceptions and warnings, in one module.
 
 Every error DIA raises on bad input derives from :class:`DIAError`, whose message is a
 single line naming the file, record and field concerned. The CLI prints that line and
-exits non-zero; it never shows a traceback for a ``DIAError``.
+exits non-zero (``exit_code``: 2 for a bad argument, else 1); it never shows a traceback
+for a ``DIAError``. Problems that must not stop the user's code are :class:`DIAWarning`.
+
+>>> from dia.errors import DIAError, InvalidArgumentError
+>>> err = InvalidArgumentError("unknown meter 'bogus'")
+>>> isinstance(err, DIAError) and isinstance(err, ValueError), err.exit_code
+(True, 2)
 """
 
 from __future__ import annotations
@@ -12,6 +18,20 @@ class DIAError(Exception):
     """Base class of every error DIA raises on purpose. ``str(err)`` is one line."""
 
     exit_code: int = 1
+
+
+class DIAWarning(UserWarning):
+    """A problem inside DIA that degraded a measurement; the user's code goes on."""
+
+
+class InvalidArgumentError(DIAError, ValueError):
+    """An argument of a DIA function or command is out of range or unknown (a usage error)."""
+
+    exit_code = 2
+
+
+class DashboardError(DIAError):
+    """The dashboard cannot be served (Streamlit missing, the server exited or did not answer)."""
 
 
 class InvalidReportError(DIAError, ValueError):

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 import dia
-from dia.errors import InvalidModelIdError, UnknownRelationError
-from dia.measure.base import DIAWarning
+from dia.errors import DIAWarning, InvalidModelIdError, UnknownRelationError
 from dia.record.store import Store
 from dia.tracker import current_run, track
 

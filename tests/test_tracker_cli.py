@@ -72,6 +72,37 @@ def test_bad_parent_is_one_line_error() -> None:
     assert Store().run_count() == 0
 
 
+@pytest.mark.parametrize(("option", "fragment"), [
+    (("--meter", "bogus"), "unknown meter 'bogus'"),
+    (("--kind", "bogus"), "unknown run kind 'bogus'"),
+    (("--model", "not a model id"), "'not a model id' is not a model id"),
+    (("--parent", "org/base:grafted"), "unknown relation 'grafted'"),
+])
+def test_bad_option_is_a_one_line_usage_error(option: tuple[str, str], fragment: str) -> None:
+    done = _dia("run", *option, "--", sys.executable, "-c", "print('ran')")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert fragment in done.stderr and "Traceback" not in done.stderr
+    assert "ran" not in done.stdout  # the command never started
+    assert Store().run_count() == 0
+
+
+def test_track_raises_dia_errors_for_bad_arguments() -> None:
+    from dia.errors import DIAError, InvalidArgumentError
+    from dia.tracker import track
+
+    with pytest.raises(InvalidArgumentError, match="unknown meter 'bogus'"):
+        track("me/x", meter="bogus", store=False)
+    with pytest.raises(InvalidArgumentError, match="sample_interval_s must be positive"):
+        track("me/x", sample_interval_s=0, store=False)
+    for bad in ({"kind": "bogus"}, {"parents": ["org/base:grafted"]}):
+        with pytest.raises(DIAError):
+            track("me/x", store=False, **bad)
+    with pytest.raises(DIAError):
+        track("not a model id", store=False)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_is_forwarded_and_the_run_is_interrupted() -> None:
     import signal

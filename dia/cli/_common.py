@@ -1,4 +1,13 @@
-"""Shared CLI pieces: consoles, the --db option, one-line errors instead of tracebacks."""
+"""Shared CLI pieces: consoles, the --db option, one-line errors instead of tracebacks.
+
+Messages and data (model ids, card text, file names) are printed with Rich markup OFF,
+so ``pip install 'dia[dashboard]'`` or a model id like ``org/[bold]x`` shows whole:
+use :func:`fail`, :func:`note` or ``console.print(..., markup=False)``, never an f-string
+with user data inside a markup string.
+
+Exit codes: 0 success, 1 an error (a ``DIAError``: bad file, unknown model, store...),
+2 a usage error (bad option or argument value, ``InvalidArgumentError``).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +15,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer.core import TyperGroup
 
 from dia.errors import DIAError
 
-console = Console()
-err_console = Console(stderr=True)
+# Markup and highlighting off by default: styles are given as Text objects or style=.
+console = Console(markup=False, highlight=False)
+err_console = Console(stderr=True, markup=False, highlight=False)
 
 DbOption = Annotated[
     str | None,
@@ -21,9 +32,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON 
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` on one line to stderr; return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` on one line to stderr (markup off); return the Exit to raise."""
+    note("error:", message, style="bold red")
     return typer.Exit(code)
+
+
+def note(label: str, message: str, *, style: str = "yellow", stderr: bool = True) -> None:
+    """Print ``label message`` on one line: ``label`` styled, ``message`` verbatim (no markup)."""
+    text = Text(label, style=style)
+    text.append(" " + message)
+    (err_console if stderr else console).print(text, highlight=False, soft_wrap=True)
 
 
 class DIAGroup(TyperGroup):
@@ -33,7 +51,12 @@ class DIAGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except DIAError as exc:
-            raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code) from None
+            raise fail(_one_line(exc), exc.exit_code) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_store(db: str | None, *, read_only: bool = False) -> Any:

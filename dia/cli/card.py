@@ -1,17 +1,19 @@
 """CLI: ``dia card MODEL`` prints or writes a model card's footprint metadata.
 
 >>> # dia card org/model                      -> the YAML front matter DIA would write
+>>> # dia card org/model --json               -> the same metadata as JSON
 >>> # dia card org/model --write out/README.md --format both --upstream
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dia.cli._common import DbOption, console, fail, open_store
+from dia.cli._common import DbOption, JsonOption, console, fail, open_store
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +30,7 @@ def card(
     upstream: Annotated[bool, typer.Option(
         "--upstream", help="Add an upstream_cumulative block (this model plus its ancestors, labelled cumulative).")] = False,
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Fill a model card with the model's own footprint (or print its YAML front matter)."""
     from dia.hub.card import FORMATS, card_fields, write_card
@@ -38,11 +41,17 @@ def card(
     try:
         if write is not None:
             path = write_card(model, write, store=store, format=format, upstream=upstream)  # type: ignore[arg-type]
-            console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+            if as_json:
+                typer.echo(json.dumps({"model": model, "written": str(path)}))
+            else:
+                console.print(f"wrote {path}", soft_wrap=True)
+            return
+        meta = card_fields(model, store, format=format, upstream=upstream)  # type: ignore[arg-type]
+        if as_json:
+            typer.echo(json.dumps(meta, indent=2, default=str))
             return
         from huggingface_hub.utils import yaml_dump
 
-        meta = card_fields(model, store, format=format, upstream=upstream)  # type: ignore[arg-type]
         typer.echo("---\n" + yaml_dump(meta, sort_keys=False) + "---")
     finally:
         store.close()

@@ -1,124 +1,23 @@
 """CLI command ``dia dashboard``: serve the Streamlit dashboard on a store and print its URL.
 
->>> from dia.cli.dashboard import app_path
->>> app_path().name
-'app.py'
+The serving itself is library code (:func:`dia.dashboard.serve`); this module only parses
+the options and prints.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dia import settings
-from dia.cli._common import DbOption, console, fail
-
-START_TIMEOUT_S = 60.0
+from dia.cli._common import DbOption, console
 
 
-def app_path() -> Path:
-    """The installed Streamlit script (``dia.dashboard/app.py``)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("dia.dashboard")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("dia.dashboard is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def _check_store(db_url: str, public: bool) -> None:
-    """Fail early, in one line, when the store cannot be opened (not inside Streamlit)."""
-    from dia.dashboard._data import open_store
-
-    open_store(db_url, public).close()
-
-
-def start(db_url: str | None = None, *, public: bool = False, port: int | None = None,
-          host: str | None = None) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start the dashboard server in a child process; return (URL, process) once it answers.
-
-    ``public`` binds every interface and opens the store read-only; otherwise the server
-    listens on loopback only.
-    """
-    try:
-        import streamlit  # noqa: F401
-    except ImportError:
-        raise fail("the dashboard needs Streamlit: pip install 'dia[dashboard]'") from None
-    from dia.record.store import default_database_url
-
-    url_db = db_url or default_database_url()
-    _check_store(url_db, public)
-    host = host or ("0.0.0.0" if public else "127.0.0.1")
-    port = port or free_port()
-    env = {**os.environ, settings.ENV_DASHBOARD_DB: url_db, settings.ENV_DASHBOARD_PUBLIC: "1" if public else "0"}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
-           "--server.port", str(port), "--server.address", host, "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-           "--client.toolbarMode", "viewer", "--global.developmentMode", "false"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    shown = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
-    _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
-    return shown, proc
-
-
-def _wait_healthy(health: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = (proc.stderr.read().decode(errors="replace") if proc.stderr else "").strip().splitlines()
-            raise fail(f"the dashboard server exited: {err[-1] if err else proc.returncode}")
-        try:
-            with urllib.request.urlopen(health, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise fail(f"the dashboard did not answer within {START_TIMEOUT_S:.0f} s")
-
-
-def serve(db_url: str | None = None, *, public: bool = False, port: int | None = None,
-          block: bool = True, wait: bool | None = None, open_browser: bool = False) -> str:
-    """Serve the dashboard on ``db_url``; print and return its URL.
-
-    ``block=True`` (or ``wait=True``) keeps serving until Ctrl-C; ``block=False`` returns
-    while the server keeps running in the background.
-    """
-    block = block if wait is None else wait
-    url, proc = start(db_url, public=public, port=port)
-    console.print(f"DIA dashboard: [bold]{url}[/]" + ("  (public, read-only)" if public else ""), highlight=False)
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
-    if block:
-        console.print("press Ctrl-C to stop", style="dim")
-        try:
-            proc.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    return url
+def _announce(url: str, public: bool) -> None:
+    console.print("DIA dashboard: ", end="", highlight=False)
+    console.print(url, style="bold", markup=False, highlight=False, end="")
+    console.print("  (public, read-only)" if public else "", markup=False, highlight=False)
+    console.print("press Ctrl-C to stop", style="dim", markup=False, highlight=False)
 
 
 def dashboard(
@@ -128,7 +27,9 @@ def dashboard(
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a web browser.")] = False,
 ) -> None:
     """Serve the dashboard (Overview, Lineage, Runs, Compare, Regions, Methodology) and print its URL."""
-    serve(db, public=public, port=port, block=True, open_browser=not no_browser)
+    from dia.dashboard import serve
+
+    serve(db, public=public, port=port, block=True, open_browser=not no_browser, announce=_announce)
 
 
 def register(app: typer.Typer) -> None:

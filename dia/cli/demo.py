@@ -21,12 +21,18 @@ def register(app: typer.Typer) -> None:
 
         Uses a fresh demo store in --workdir, never your own store.
         """
+        from dia.cli._common import fail
+
         try:
             import torch  # noqa: F401
         except ImportError:
-            from dia.cli._common import fail
-
             raise fail("the demo trains a toy model family with torch: pip install 'dia[all]' (make demo does this)") from None
         from dia.demo import run_demo
+        from dia.demo.run import default_cards_dir
 
+        if cards is None:
+            try:
+                cards = default_cards_dir()
+            except FileNotFoundError as exc:
+                raise fail(str(exc)) from None
         run_demo(workdir=workdir, quick=quick, serve=serve, port=port, cards_dir=cards)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from dia.cli._common import JsonOption, console
+from dia.cli.tables import print_table
 
 # JSON key for each factor name: the unit is part of the key.
 JSON_KEYS = {
@@ -57,10 +58,10 @@ def factors(
 
     table = Table(title=f"Factors for {location.describe()} (level: {location.resolved_level})", box=box.SIMPLE)
     for col in ("factor", "value", "low-high", "unit", "granularity"):
-        table.add_column(col, no_wrap=True, min_width=len(col))
+        table.add_column(col, no_wrap=True)
     for name, f in resolved.factors.items():
         table.add_row(name, f"{f.value:.3g}", f"{f.low:.3g}-{f.high:.3g}", f.unit, f.granularity)
-    console.print(table)
+    print_table(table)
     # Sources are long: listed below the table so the numbers stay on one line each.
     for name, f in resolved.factors.items():
         year = f" ({f.year})" if f.year else ""
@@ -70,6 +71,8 @@ def factors(
 
 
 def _print_known(as_json: bool) -> None:
+    from rich.text import Text
+
     from dia.convert import known_locations
 
     known = known_locations()
@@ -77,7 +80,9 @@ def _print_known(as_json: bool) -> None:
         typer.echo(json.dumps(known, indent=2))
         return
     for kind, names in known.items():
-        console.print(f"[bold]{kind}[/] ({len(names)}): " + ", ".join(names), highlight=False, soft_wrap=True)
+        line = Text(kind, style="bold")
+        line.append(f" ({len(names)}): " + ", ".join(names))
+        console.print(line, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

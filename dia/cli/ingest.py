@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dia.cli._common import DbOption, JsonOption, console, err_console, fail, open_store
+from dia.cli._common import DbOption, JsonOption, err_console, fail, note, open_store
 
 
 def ingest(
@@ -50,7 +50,7 @@ def ingest(
             summary = ingest_local(items, store=store, model_id=model_id)
         where = store.masked_url
     if as_json:
-        console.print_json(json.dumps(summary.as_dict()))
+        typer.echo(json.dumps(summary.as_dict(), indent=2))
     else:
         _print_summary(summary, where)
     if not summary.ok:
@@ -79,11 +79,11 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 
 def _print_summary(summary: Any, where: str) -> None:
     for line in summary.warnings[:50]:
-        err_console.print(f"[yellow]warning[/] {line}", highlight=False, soft_wrap=True)
+        note("warning", line)
     if len(summary.warnings) > 50:
-        err_console.print(f"[yellow]warning[/] ... and {len(summary.warnings) - 50} more", highlight=False)
+        note("warning", f"... and {len(summary.warnings) - 50} more")
     for file, reason in summary.skipped:
-        err_console.print(f"[red]skipped[/] {file}: {reason}", highlight=False, soft_wrap=True)
+        note("skipped", f"{file}: {reason}", style="red")
     parts = [f"read {summary.read}", f"ingested {summary.ingested}"]
     if summary.lineage_only:
         parts.append(f"{summary.lineage_only} with lineage only")
@@ -92,9 +92,9 @@ def _print_summary(summary: Any, where: str) -> None:
     if summary.already_tracked:
         parts.append(f"{len(summary.already_tracked)} already tracked in the store")
     parts.append(f"skipped {len(summary.skipped)}")
-    err_console.print(", ".join(parts) + f" ({where})", highlight=False, soft_wrap=True)
+    err_console.print(", ".join(parts) + f" ({where})", soft_wrap=True)
     if summary.error:
-        err_console.print(f"[bold red]error:[/] {summary.error}", highlight=False, soft_wrap=True)
+        note("error:", summary.error, style="bold red")
 
 
 def register(app: typer.Typer) -> None:

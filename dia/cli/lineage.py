@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dia.cli._common import DbOption, JsonOption, console, fail, open_store
+from dia.cli.tables import id_column, number_column, print_table
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
     from rich.tree import Tree
 
     from dia.aggregate.rollup import Interval, Rollup
@@ -22,20 +25,35 @@ def _fmt(interval: Interval | None, unit: str) -> str:
     return f"{interval.value:.4g} {unit} [{interval.low:.4g}-{interval.high:.4g}]"
 
 
-def _node_label(model_id: str, relation: str | None, own: Any, *, seen: bool = False) -> str:
-    from rich.markup import escape
+def _span(interval: Interval | None) -> str:
+    if interval is None:
+        return "no report"
+    return f"{interval.value:.4g} [{interval.low:.4g}-{interval.high:.4g}]"
 
-    rel = f" [dim]({escape(relation)})[/]" if relation else ""
+
+def _node_label(model_id: str, relation: str | None, own: Any, *, seen: bool = False) -> Text:
+    """A tree node: the model id verbatim (never markup), its relation and own footprint."""
+    from rich.text import Text
+
+    label = Text(model_id)
+    if relation:
+        label.append(f" ({relation})", style="dim")
     if seen:
-        return f"{escape(model_id)}{rel} [dim]... shown above (merge)[/]"
+        label.append(" ... shown above (merge)", style="dim")
+        return label
     if own is None or not own.runs:
-        return f"{escape(model_id)}{rel}  [yellow]no report[/]"
+        label.append("  ")
+        label.append("no report", style="yellow")
+        return label
     from dia.record.report import worst_quality
 
+    label.stylize("bold", 0, len(model_id))
     carbon = own.sums["carbon_kg"]
-    return (f"[bold]{escape(model_id)}[/]{rel}  {own.sums['energy_kwh'].value:.4g} kWh, "
-            f"{carbon.value:.4g} kgCO2e, {own.sums['water_l'].value:.4g} L  "
-            f"[cyan]{worst_quality(*own.carbon_by_quality).value}[/] ({own.runs} runs)")
+    label.append(f"  {own.sums['energy_kwh'].value:.4g} kWh, {carbon.value:.4g} kgCO2e, "
+                 f"{own.sums['water_l'].value:.4g} L  ")
+    label.append(worst_quality(*own.carbon_by_quality).value, style="cyan")
+    label.append(f" ({own.runs} runs)")
+    return label
 
 
 def _lineage_doc(graph: LineageGraph, model_id: str, up: dict[str, int], down: dict[str, int],
@@ -65,7 +83,7 @@ def _tree(graph: LineageGraph, model_id: str, up: dict[str, int], down: dict[str
     rels = graph.relations_to_parents(model_id)
     root = Tree(_node_label(model_id, ", ".join(sorted(set(rels.values()))) or "pretraining", owns.get(model_id)))
     if len(up) > 1:
-        ancestors = root.add("[dim]ancestors[/]")
+        ancestors = root.add("ancestors", style="dim")
 
         def _add_up(node: Tree, mid: str) -> None:
             for parent, relation in sorted(graph.relations_to_parents(mid).items()):
@@ -134,12 +152,13 @@ def rollup_command(
 
 
 def _print_rollup(r: Rollup) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+    from rich.text import Text
 
     what = "model + unique descendants" if r.scope == "family" else "model + unique ancestors"
-    console.print(f"[bold]{escape(r.model)}[/] {r.scope} ({what}): {r.members} members, "
-                  f"{r.with_report} with a report, coverage {r.coverage:.0%}")
+    head = Text(r.model, style="bold")
+    head.append(f" {r.scope} ({what}): {r.members} members, {r.with_report} with a report, "
+                f"coverage {r.coverage:.0%}", style="")
+    console.print(head, soft_wrap=True)
     console.print(f"  energy  {_fmt(r.energy_kwh, 'kWh')}")
     console.print(f"  carbon  {_fmt(r.carbon_kg, 'kgCO2e')}")
     console.print(f"  water   {_fmt(r.water_l, 'L')}")
@@ -151,14 +170,31 @@ def _print_rollup(r: Rollup) -> None:
         console.print(f"  use (inference/evaluation, not included): {_fmt(r.use['energy_kwh'], 'kWh')}, "
                       f"{_fmt(r.use['carbon_kg'], 'kgCO2e')}")
     if r.imputed and r.imputed_totals is not None:
-        console.print(f"  [yellow]imputed, NOT in the totals above[/]: {_fmt(r.imputed_totals['carbon_kg'], 'kgCO2e')}, "
-                      f"{_fmt(r.imputed_totals['energy_kwh'], 'kWh')}")
-    table = Table("model", "relation", "depth", "runs", "carbon kgCO2e", "quality", box=None, pad_edge=False)
+        line = Text("  ")
+        line.append("imputed, NOT in the totals above", style="yellow")
+        line.append(f": {_fmt(r.imputed_totals['carbon_kg'], 'kgCO2e')}, {_fmt(r.imputed_totals['energy_kwh'], 'kWh')}")
+        console.print(line)
+    print_table(_members_table(r))
+
+
+def _members_table(r: Rollup) -> Table:
+    """One row per member. Model ids fold (never an ellipsis) and numbers never shrink."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False)
+    id_column(table)
+    table.add_column("relation", no_wrap=True)
+    number_column(table, "depth")
+    number_column(table, "runs")
+    table.add_column("carbon kgCO2e", no_wrap=True)
+    table.add_column("quality", no_wrap=True)
     for row in r.rows:
-        carbon = _fmt(row.carbon_kg, "") if row.has_report else (
-            f"[yellow]~{row.imputed_carbon_kg.value:.4g} imputed[/]" if row.imputed_carbon_kg else "no report")
-        table.add_row(escape(row.model_id), row.relation or "", str(row.depth), str(row.runs), carbon, row.quality)
-    console.print(table)
+        carbon: Text | str = _span(row.carbon_kg) if row.has_report else (
+            Text(f"~{row.imputed_carbon_kg.value:.4g} imputed", style="yellow") if row.imputed_carbon_kg
+            else "no report")
+        table.add_row(row.model_id, row.relation or "", str(row.depth), str(row.runs), carbon, row.quality)
+    return table
 
 
 def register(app: typer.Typer) -> None:

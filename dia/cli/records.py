@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dia.cli._common import DbOption, JsonOption, console, err_console, fail, open_store
+from dia.cli._common import (
+    DbOption,
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    note,
+    open_store,
+)
+from dia.cli.tables import id_column, number_column, print_table
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -70,10 +79,12 @@ def _runs_table(reports: list[RunReport]) -> Table:
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0, header_style="bold")
     for name in ("run", "model", "kind", "status", "started", "time", "kWh", "kgCO2e", "L", "quality"):
-        numeric = name in ("time", "kWh", "kgCO2e", "L")
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=name != "model",
-                         min_width=8 if name == "model" else None,
-                         overflow="fold" if name == "model" else "ellipsis")
+        if name == "model":
+            id_column(table)
+        elif name in ("time", "kWh", "kgCO2e", "L"):
+            number_column(table, name)
+        else:
+            table.add_column(name, no_wrap=True)
     for r in reports:
         carbon = r.carbon.total_kg if r.carbon else None
         water = r.water.total_l if r.water else None
@@ -148,8 +159,8 @@ def _detail(report: RunReport) -> Table:
         row(f"factor {f.name}", f"{span} {f.unit}{key}  ({f.granularity}; {f.source}{year})")
     for phase in report.phases:
         figure(f"phase {phase.name}", phase.energy_kwh)
-    for note in report.notes:
-        row("note", note)
+    for text in report.notes:
+        row("note", text)
     return grid
 
 
@@ -190,7 +201,7 @@ def runs(
         if not reports:
             err_console.print(f"no runs in {store.masked_url}", highlight=False)
             return
-        console.print(_runs_table(reports))
+        print_table(_runs_table(reports))
 
 
 def show(
@@ -211,6 +222,7 @@ def show(
 
 def validate(
     path: Annotated[Path, typer.Argument(help="A report JSON file, or a JSONL file of reports.")],
+    as_json: JsonOption = False,
 ) -> None:
     """Check report files against the schema: one line per problem, exit 1 if any."""
     from dia.record.files import read_reports
@@ -219,7 +231,10 @@ def validate(
     for record in read_reports(path):
         total += 1
         problems.extend(record.problems)
-    _print_lines(problems)
+    if as_json:
+        _print_lines([json.dumps({"file": str(path), "records": total, "problems": problems}, indent=2)])
+    else:
+        _print_lines(problems)
     if problems:
         err_console.print(f"{path.name}: {len(problems)} problem(s) in {total} record(s)", highlight=False)
         raise typer.Exit(1)
@@ -260,14 +275,21 @@ def export(
 def import_(
     path: Annotated[Path, typer.Argument(help="A JSONL file of reports (as written by `dia export`).")],
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Import reports (idempotent: a run already stored is updated, never duplicated)."""
     from dia.record.files import import_reports
 
     with open_store(db) as store:
         summary = import_reports(store, path)
+        if as_json:
+            _print_lines([json.dumps({"imported": summary.imported, "skipped": list(summary.skipped),
+                                      "store": store.masked_url}, indent=2)])
+            if summary.skipped:
+                raise typer.Exit(1)
+            return
         for line in summary.skipped:
-            err_console.print(f"[red]skipped[/] {line}", highlight=False, soft_wrap=True)
+            note("skipped", line, style="red")
         err_console.print(f"imported {summary.imported} run(s) into {store.masked_url}"
                           + (f"; skipped {len(summary.skipped)}" if summary.skipped else ""), highlight=False)
     if summary.skipped:

@@ -1,7 +1,9 @@
 """``dia run -- CMD ARGS...``: run a command, measure its whole process tree, save the report.
 
 The summary goes to stderr (the command's own output stays clean on stdout) and
-``dia run`` exits with the command's exit code (128 + N when a signal N ended it)::
+``dia run`` exits with the command's exit code (128 + N when a signal N ended it), or
+with 2 and a one-line error, before running anything, when an option is invalid
+(unknown meter, kind or relation, a model id that is not one)::
 
     dia run --model me/tiny --parent org/base:lora --kind finetune --country FRA -- python train.py
 """
@@ -77,11 +79,15 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Run COMMAND, measure it (the whole process tree), save and summarise the report."""
+        from dia.errors import InvalidArgumentError, InvalidModelIdError, UnknownRelationError
         from dia.tracker import track
 
         kwargs: dict[str, Any] = {"store": db} if db else {}
-        run = track(model, parents=parent or [], kind=kind, country=country, region=region,
-                    cloud_provider=cloud_provider, cloud_region=cloud_region, meter=meter, **kwargs)
+        try:
+            run = track(model, parents=parent or [], kind=kind, country=country, region=region,
+                        cloud_provider=cloud_provider, cloud_region=cloud_region, meter=meter, **kwargs)
+        except (InvalidArgumentError, InvalidModelIdError, UnknownRelationError) as exc:  # bad options
+            raise fail(str(exc), 2) from None
         run.start()
         try:
             proc = subprocess.Popen(command)
@@ -93,7 +99,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(report.to_json(indent=2))
         for line in summary_lines(report):
-            err_console.print(line, highlight=False, soft_wrap=True)
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(_exit_code(returncode))
 
 

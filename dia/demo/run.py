@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 TOY_ORG = "dia-demo"
 TOY = {
@@ -79,7 +79,7 @@ def run_demo(
 
     store = Store(db_url)
     console.rule("[bold]DIA demo: the BIOSCAN family")
-    console.print(f"demo store: {db_path}")
+    console.print(f"demo store: {db_path}", markup=False, highlight=False)
     from dia import settings
 
     if not any(settings.location().values()):
@@ -107,7 +107,10 @@ def run_demo(
             progress.update(task, description=title)
             fn()
             progress.advance(task)
-            progress.console.print(f"[green]done[/] {title}" + _detail(title, state))
+            line = Text("done", style="green")
+            line.append(f" {title}")
+            line.append(_detail(title, state), style="dim")
+            progress.console.print(line)
         progress.update(task, description="all steps done")
 
     _print_rollups(store, console, result)
@@ -116,15 +119,18 @@ def run_demo(
     if serve:
         from dia.dashboard import serve as serve_dashboard
 
-        result.dashboard_url = serve_dashboard(db_url, port=port, block=True)
+        def announce(url: str, public: bool) -> None:
+            console.print(Text.assemble("DIA dashboard: ", (url, "bold"), "  press Ctrl-C to stop"))
+
+        result.dashboard_url = serve_dashboard(db_url, port=port, block=True, announce=announce)
     else:
-        console.print(f"dashboard: [bold]dia dashboard --db {db_url}[/]")
+        console.print(Text.assemble("dashboard: ", (f"dia dashboard --db {db_url}", "bold")))
     return result
 
 
 def _detail(title: str, state: dict[str, Any]) -> str:
     detail = state.get("detail", {}).get(title)
-    return f" [dim]({detail})[/]" if detail else ""
+    return f" ({detail})" if detail else ""
 
 
 def _toy_steps(store: Any, sizes: Any, state: dict[str, Any], result: DemoResult) -> list[tuple[str, Callable[[], None]]]:
@@ -294,23 +300,26 @@ def _print_rollups(store: Any, console: Console, result: DemoResult) -> None:
         (TOY["merged"], "upstream"),
         ("bioscan-ml/clibd", "upstream"),
     ]
-    table = Table(title="Cumulative footprints (unique members, intervals are low-high)")
-    for col in ("model", "scope", "members", "coverage", "energy", "carbon", "water", "quality mix (kg CO2e)"):
-        table.add_column(col)
+    # One block per rollup, not a wide table: ids and intervals stay whole at 80 columns.
+    console.print("Cumulative footprints (unique members, intervals are low-high)", style="bold",
+                  markup=False, highlight=False)
     for model_id, scope in queries:
         r = rollup(model_id, scope=scope, store=store)
         result.rollups[f"{model_id}:{scope}"] = r
         mix = ", ".join(f"{q} {iv.value:.3g}" for q, iv in r.by_quality.items() if iv.value > 0)
-        table.add_row(model_id, scope, str(r.members), f"{r.coverage:.0%}", _fmt(r.energy_kwh, "kWh"),
-                      _fmt(r.carbon_kg, "kg"), _fmt(r.water_l, "L"), mix or "-")
-    console.print(table)
+        console.print(Text.assemble((model_id, "bold"), f"  {scope}: {r.members} members, coverage {r.coverage:.0%}"),
+                      soft_wrap=True)
+        for label, line in (("energy", _fmt(r.energy_kwh, "kWh")), ("carbon", _fmt(r.carbon_kg, "kg CO2e")),
+                            ("water", _fmt(r.water_l, "L")), ("quality mix (kg CO2e)", mix or "-")):
+            console.print(f"  {label}: {line}", markup=False, highlight=False)
     toy_family = rollup(TOY["base"], scope="family", store=store)
     result.rollups[f"{TOY['base']}:family"] = toy_family
     console.print(
         f"toy family ({toy_family.members} models, tracked on this machine; quality: "
         f"{', '.join(q for q, iv in toy_family.by_quality.items() if iv.value > 0) or '-'}): "
         f"{_fmt(toy_family.energy_kwh, 'kWh')}, {_fmt(toy_family.carbon_kg, 'kg CO2e')}, "
-        f"{_fmt(toy_family.water_l, 'L')}; use (inference) {_fmt(toy_family.use['energy_kwh'], 'kWh')}"
+        f"{_fmt(toy_family.water_l, 'L')}; use (inference) {_fmt(toy_family.use['energy_kwh'], 'kWh')}",
+        markup=False, highlight=False,
     )
 
 
@@ -322,5 +331,5 @@ def _write_card(store: Any, work: Path, console: Console) -> Path:
         shutil.rmtree(target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
     path = Path(write_card(TOY["species"], target, store=store, format="hf", upstream=True))
-    console.print(f"model card with DIA metadata: {path}")
+    console.print(f"model card with DIA metadata: {path}", markup=False, highlight=False)
     return path

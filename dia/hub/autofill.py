@@ -7,7 +7,7 @@ that method: a commit to a model repo the store knows gets a README.md operation
 the filled card, in the same commit. The README comes from the commit itself when it has
 one, else from the repo (when it has none, a new card is written). The repo being
 unknown to the store leaves the commit untouched, and any failure inside DIA is a
-:class:`~dia.measure.base.DIAWarning`: the upload always goes ahead.
+:class:`~dia.errors.DIAWarning`: the upload always goes ahead.
 
 >>> from dia.hub import enable_autofill
 >>> enable_autofill()                      # doctest: +SKIP
@@ -118,7 +118,7 @@ def _fill(api: Any, repo_id: str, repo_type: str | None, operations: list[Any], 
     try:
         return _with_card(api, repo_id, operations, kwargs)
     except Exception as exc:  # never let DIA break an upload
-        from dia.measure.base import DIAWarning
+        from dia.errors import DIAWarning
 
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         warnings.warn(DIAWarning(f"DIA could not fill the model card of {repo_id}: {first}"), stacklevel=4)
@@ -231,7 +231,7 @@ def _env_on() -> bool:
     try:
         return settings.hub_autofill()
     except InvalidSettingError as exc:  # never break the user's import over a typo
-        from dia.measure.base import DIAWarning
+        from dia.errors import DIAWarning
 
         warnings.warn(DIAWarning(f"{exc}: card autofill stays off"), stacklevel=3)
         return False
@@ -255,7 +255,7 @@ class _HfApiHook(importlib.abc.MetaPathFinder):
             try:
                 _enable_after_import(module)
             except Exception as exc:  # never break the user's import
-                from dia.measure.base import DIAWarning
+                from dia.errors import DIAWarning
 
                 warnings.warn(DIAWarning(f"DIA_HUB_AUTOFILL: could not enable card autofill: {exc}"), stacklevel=2)
 

@@ -17,7 +17,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from dia.measure.base import COMPONENTS, ComponentEnergy, DIAWarning, GPUInfo, Meter
+from dia.errors import DIAWarning
+from dia.measure.base import COMPONENTS, ComponentEnergy, GPUInfo, Meter
 from dia.measure.distributed import RankInfo, detect_rank
 
 METER_NAMES: tuple[str, ...] = ("auto", "nvml", "rapl", "estimate", "codecarbon")

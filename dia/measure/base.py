@@ -16,13 +16,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dia.errors import DIAWarning  # noqa: F401  (re-exported: DIAWarning used to live here)
+
 Component = Literal["gpu", "cpu", "ram"]
 COMPONENTS: tuple[Component, ...] = ("gpu", "cpu", "ram")
 J_PER_KWH = 3.6e6
-
-
-class DIAWarning(UserWarning):
-    """A problem inside DIA that degraded a measurement; the user's code goes on."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dia.measure.base import COMPONENTS, ComponentEnergy, DIAWarning, Meter
+from dia.errors import DIAWarning
+from dia.measure.base import COMPONENTS, ComponentEnergy, Meter
 from dia.record.report import (
     GPU,
     Energy,

@@ -21,6 +21,7 @@ from typing import Any
 
 from dia import settings
 from dia.constants import DEFAULT_SAMPLE_INTERVAL_S
+from dia.errors import InvalidArgumentError
 from dia.record.report import RunKind, parse_kind
 from dia.tracker._inputs import parse_parents
 
@@ -80,9 +81,9 @@ def validate_options(options: RunOptions) -> dict[str, Any]:
         "kind": parse_kind(options.kind),
     }
     if meter not in METER_NAMES:
-        raise ValueError(f"unknown meter {meter!r}; expected one of {', '.join(METER_NAMES)}")
+        raise InvalidArgumentError(f"unknown meter {meter!r}; expected one of {', '.join(METER_NAMES)}")
     if not sample_interval_s > 0:
-        raise ValueError(f"sample_interval_s must be positive (got {sample_interval_s})")
+        raise InvalidArgumentError(f"sample_interval_s must be positive (got {sample_interval_s})")
     checked["sample_interval_s"] = float(sample_interval_s)
     return checked
 

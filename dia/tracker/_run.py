@@ -10,7 +10,7 @@
 'completed'
 
 Nothing in here may break the user's code: an exception inside DIA becomes a
-:class:`~dia.measure.base.DIAWarning` and a degraded report labelled in its notes.
+:class:`~dia.errors.DIAWarning` and a degraded report labelled in its notes.
 Bad arguments (unknown kind or relation, a parent that is not a model id) do raise,
 from :func:`track`, before the user's code runs.
 """
@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar, cast
 
-from dia.measure.base import ComponentEnergy, DIAWarning
+from dia.errors import DIAWarning
+from dia.measure.base import ComponentEnergy
 from dia.record.report import Parent, Phase, RunKind, RunReport, RunStatus
 from dia.tracker import _build, _lifecycle
 from dia.tracker._options import RunOptions, checkpoint_interval_s, location_inputs

@@ -34,7 +34,7 @@ def server(filled_url: str) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} missing: `make test` installs Debian's chromium (tests/support/system-deps.sh) when root")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    from dia.cli.dashboard import free_port
+    from dia.dashboard import free_port
 
     port = free_port()
     proc = subprocess.Popen([*_dia(), "dashboard", "--port", str(port), "--db", filled_url, "--no-browser", "--public"],

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from dia.errors import DIAWarning
 from dia.hub import disable_autofill, enable_autofill
 from dia.hub.card import SECTION_START
-from dia.measure.base import DIAWarning
 from dia.record.store import Store
 
 
