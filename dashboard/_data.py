@@ -111,11 +111,6 @@ class Overview:
 
 def overview(store: Store, *, top: int = 10) -> Overview:
     """Totals, coverage, quality mix and the largest families, all from SQL aggregates."""
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
-    from dia.record.tables import RunRow
-
     per_model = store.model_totals()
     totals = {q: (0.0, 0.0, 0.0) for q, _, _ in QUANTITIES}
     for t in per_model.values():
@@ -123,15 +118,7 @@ def overview(store: Store, *, top: int = 10) -> Overview:
             a, b = totals[q], getattr(t, q)
             totals[q] = (a[0] + b[0], a[1] + b[1], a[2] + b[2])
     # Use totals and the quality mix from one grouped scan (not one scan each).
-    sums: list[Any] = []
-    for q, _, _ in QUANTITIES:
-        sums += [func.sum(getattr(RunRow, q)), func.sum(getattr(RunRow, q + "_low")),
-                 func.sum(getattr(RunRow, q + "_high"))]
-    has_model = col(RunRow.model_id).is_not(None)
-    stmt = (select(col(RunRow.is_use), has_model, col(RunRow.quality), func.count(), *sums)
-            .group_by(col(RunRow.is_use), has_model, col(RunRow.quality)))
-    with store._session() as session:
-        grouped = session.connection().execute(stmt).all()
+    grouped = [(g.is_use, bool(g.model_id), g.quality, g.runs, *g.sums) for g in store.totals_by_kind()]
     use_row = [0.0] * 9
     carbon_by_quality: dict[str, float] = {}
     runs_by_quality: dict[str, int] = {}
@@ -246,30 +233,13 @@ def run_rows(runs: list[RunReport], *, public: bool) -> list[dict[str, Any]]:
 
 def distinct(store: Store, column: str) -> list[str]:
     """Distinct non-null values of a run column (model_id, kind, status, country) for filters."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from dia.record.tables import RunRow
-
-    c = col(getattr(RunRow, column))
-    with store._session() as session:
-        return [str(v) for v in session.execute(select(c).where(c.is_not(None)).distinct().order_by(c)).scalars()]
+    return store.distinct_values(column)
 
 
 def runs_by_country(store: Store) -> list[dict[str, Any]]:
     """Production and use runs per country (ISO-3), with their energy and carbon (SQL)."""
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
-    from dia.record.tables import RunRow
-
-    stmt = (select(col(RunRow.country), func.count(), func.sum(col(RunRow.energy_kwh)),
-                   func.sum(col(RunRow.carbon_kg)), func.sum(col(RunRow.water_l)))
-            .where(col(RunRow.rank) == 0).group_by(col(RunRow.country)))
-    with store._session() as session:
-        return [{"country": c or "unknown", "runs": int(n), "energy_kwh": float(e or 0.0),
-                 "carbon_kg": float(k or 0.0), "water_l": float(w or 0.0)}
-                for c, n, e, k, w in session.execute(stmt).all()]
+    return [{"country": c or "unknown", "runs": n, "energy_kwh": e, "carbon_kg": k, "water_l": w}
+            for c, n, e, k, w in store.by_country()]
 
 
 def inference_intensity(store: Store, model_id: str, *, cap: int = 5000) -> float | None:

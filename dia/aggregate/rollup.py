@@ -133,40 +133,23 @@ def _add_into(acc: list[float], values: list[float]) -> None:
 
 def _own_footprints(store: Store, model_ids: set[str]) -> dict[str, _Own]:
     """Production and use sums per model and per quality tier (same rules as Store.model_totals)."""
-    from sqlalchemy import func
-    from sqlmodel import col, select
-
-    from dia.record.tables import RunRow
-
-    cols: list[Any] = [col(RunRow.model_id), col(RunRow.is_use), col(RunRow.quality), func.count()]
-    for q in QUANTITIES:
-        cols += [func.sum(getattr(RunRow, q)), func.sum(getattr(RunRow, q + "_low")),
-                 func.sum(getattr(RunRow, q + "_high"))]
-    stmt = (select(*cols).where(col(RunRow.model_id).is_not(None))
-            .group_by(col(RunRow.model_id), col(RunRow.is_use), col(RunRow.quality)))
-    if len(model_ids) <= 500:  # small scopes: let the database filter
-        stmt = stmt.where(col(RunRow.model_id).in_(sorted(model_ids)))
     out: dict[str, _Own] = {}
-    with store._session() as session:
-        rows = session.connection().execute(stmt).all()  # plain rows: no ORM loading
-    for row in rows:
-        mid = row[0]
-        if mid not in model_ids:
-            continue
+    for row in store.quality_sums(model_ids):
+        mid = row.model_id
         own = out.get(mid)
         if own is None:
             own = out[mid] = _Own()
-        count = int(row[3])
-        values = [float(x or 0.0) for x in row[4:]]
-        if row[1]:
+        count = row.runs
+        values = list(row.sums)
+        if row.is_use:
             own.use_runs += count
             _add_into(own.raw_use, values)
             continue
         own.runs += count
         _add_into(own.raw, values)
-        tier = own.raw_by_quality.get(row[2])
+        tier = own.raw_by_quality.get(row.quality)
         if tier is None:
-            tier = own.raw_by_quality[row[2]] = [0.0, 0.0, 0.0]
+            tier = own.raw_by_quality[row.quality] = [0.0, 0.0, 0.0]
         _add_into(tier, values[3:6])
     return out
 
