@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dia.record.report import Interval
+
 if TYPE_CHECKING:
     from dia.aggregate.rollup import Rollup
     from dia.link.graph import LineageGraph
@@ -98,8 +100,8 @@ class Overview:
     runs: int
     models: int
     models_with_report: int
-    totals: dict[str, tuple[float, float, float]]
-    use_totals: dict[str, tuple[float, float, float]]
+    totals: dict[str, Interval]
+    use_totals: dict[str, Interval]
     carbon_by_quality: dict[str, float]
     runs_by_quality: dict[str, int]
     families: list[dict[str, Any]] = field(default_factory=list)
@@ -112,11 +114,10 @@ class Overview:
 def overview(store: Store, *, top: int = 10) -> Overview:
     """Totals, coverage, quality mix and the largest families, all from SQL aggregates."""
     per_model = store.model_totals()
-    totals = {q: (0.0, 0.0, 0.0) for q, _, _ in QUANTITIES}
+    totals = {q: Interval(value=0.0, low=0.0, high=0.0) for q, _, _ in QUANTITIES}
     for t in per_model.values():
         for q, _, _ in QUANTITIES:
-            a, b = totals[q], getattr(t, q)
-            totals[q] = (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+            totals[q] += getattr(t, q)
     # Use totals and the quality mix from one grouped scan (not one scan each).
     grouped = [(g.is_use, bool(g.model_id), g.quality, g.runs, *g.sums) for g in store.totals_by_kind()]
     use_row = [0.0] * 9
@@ -128,7 +129,7 @@ def overview(store: Store, *, top: int = 10) -> Overview:
         elif with_model:
             carbon_by_quality[str(quality)] = carbon_by_quality.get(str(quality), 0.0) + float(values[3] or 0.0)
             runs_by_quality[str(quality)] = runs_by_quality.get(str(quality), 0) + int(count)
-    use_totals = {q: (use_row[3 * i], use_row[3 * i + 1], use_row[3 * i + 2])
+    use_totals = {q: Interval.unchecked(use_row[3 * i], use_row[3 * i + 1], use_row[3 * i + 2])
                   for i, (q, _, _) in enumerate(QUANTITIES)}
     graph = graph_of(store)
     roots = graph.roots()

@@ -37,7 +37,7 @@ from dia.constants import (
     STALE_HEARTBEAT_FACTOR,
 )
 from dia.errors import LineageCycleError, StoreError
-from dia.record.report import RunReport, RunStatus, parse_kind
+from dia.record.report import Interval, RunReport, RunStatus, parse_kind
 from dia.record.tables import EdgeRow, ModelRow, RunRow
 
 _URL_FORMS = "sqlite:///path/to/dia.sqlite or postgresql+psycopg://user:password@host:5432/dbname"
@@ -162,9 +162,9 @@ class ModelTotals:
 
     model_id: str
     runs: int
-    energy_kwh: tuple[float, float, float]  # value, low, high
-    carbon_kg: tuple[float, float, float]
-    water_l: tuple[float, float, float]
+    energy_kwh: Interval
+    carbon_kg: Interval
+    water_l: Interval
     qualities: tuple[str, ...]  # distinct qualities of the runs' carbon totals
 
 
@@ -480,8 +480,8 @@ class Store:
                 sums[i] += x
             runs[g.model_id] += g.runs
             qualities[g.model_id].add(g.quality)
-        return {m: ModelTotals(m, runs[m], (v[0], v[1], v[2]), (v[3], v[4], v[5]), (v[6], v[7], v[8]),
-                               tuple(sorted(qualities[m])))
+        return {m: ModelTotals(m, runs[m], Interval.unchecked(v[0], v[1], v[2]), Interval.unchecked(v[3], v[4], v[5]),
+                               Interval.unchecked(v[6], v[7], v[8]), tuple(sorted(qualities[m])))
                 for m, v in acc.items()}
 
     def _core_rows(self, stmt: Any) -> list[Any]:

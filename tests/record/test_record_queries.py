@@ -28,7 +28,7 @@ def test_bulk_save_stores_runs_models_and_edges_in_one_call(store_url: str, make
         assert store.run_count() == 2
         assert store.edge_tuples() == [("o/ft", "o/base", "finetune", None)]
         assert store.model_ids() == ["o/base", "o/ft"]
-        assert store.model_totals()["o/ft"].energy_kwh[0] == pytest.approx(2.0)
+        assert store.model_totals()["o/ft"].energy_kwh.value == pytest.approx(2.0)
 
 
 def test_bulk_save_refuses_a_cycle_against_stored_and_batch_edges(store_url: str) -> None:
@@ -76,7 +76,7 @@ def test_reads_for_rollups_timelines_ingest_and_dashboard(store_url: str, make_r
         sums = {(g.model_id, g.is_use): g for g in store.quality_sums({"o/a"})}
         assert set(sums) == {("o/a", False), ("o/a", True)}
         assert sums[("o/a", True)].sums[0] == pytest.approx(3.0)
-        assert store.model_totals(["o/a"])["o/a"].energy_kwh[0] == pytest.approx(1.0)
+        assert store.model_totals(["o/a"])["o/a"].energy_kwh.value == pytest.approx(1.0)
         assert store.tracked_model_ids() == {"o/a", "o/b"}
         dated = store.dated_runs({"o/a", "o/b"})
         assert sorted((r.model_id, r.energy_kwh) for r in dated) == [("o/a", 1.0), ("o/b", 2.0)]
