@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dia import settings
+from dia.record.report import Interval
 
 if TYPE_CHECKING:
     from dia.aggregate.rollup import Rollup
@@ -97,8 +98,8 @@ class Overview:
     runs: int
     models: int
     models_with_report: int
-    totals: dict[str, tuple[float, float, float]]
-    use_totals: dict[str, tuple[float, float, float]]
+    totals: dict[str, Interval]
+    use_totals: dict[str, Interval]
     carbon_by_quality: dict[str, float]
     runs_by_quality: dict[str, int]
     families: list[dict[str, Any]] = field(default_factory=list)
@@ -110,27 +111,13 @@ class Overview:
 
 def overview(store: Store, *, top: int = 10) -> Overview:
     """Totals, coverage, quality mix and the largest families, all from SQL aggregates."""
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
-    from dia.record.tables import RunRow
-
     per_model = store.model_totals()
-    totals = {q: (0.0, 0.0, 0.0) for q, _, _ in QUANTITIES}
+    totals = {q: Interval(value=0.0, low=0.0, high=0.0) for q, _, _ in QUANTITIES}
     for t in per_model.values():
         for q, _, _ in QUANTITIES:
-            a, b = totals[q], getattr(t, q)
-            totals[q] = (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+            totals[q] += getattr(t, q)
     # Use totals and the quality mix from one grouped scan (not one scan each).
-    sums: list[Any] = []
-    for q, _, _ in QUANTITIES:
-        sums += [func.sum(getattr(RunRow, q)), func.sum(getattr(RunRow, q + "_low")),
-                 func.sum(getattr(RunRow, q + "_high"))]
-    has_model = col(RunRow.model_id).is_not(None)
-    stmt = (select(col(RunRow.is_use), has_model, col(RunRow.quality), func.count(), *sums)
-            .group_by(col(RunRow.is_use), has_model, col(RunRow.quality)))
-    with store._session() as session:
-        grouped = session.connection().execute(stmt).all()
+    grouped = [(g.is_use, bool(g.model_id), g.quality, g.runs, *g.sums) for g in store.totals_by_kind()]
     use_row = [0.0] * 9
     carbon_by_quality: dict[str, float] = {}
     runs_by_quality: dict[str, int] = {}
@@ -140,7 +127,7 @@ def overview(store: Store, *, top: int = 10) -> Overview:
         elif with_model:
             carbon_by_quality[str(quality)] = carbon_by_quality.get(str(quality), 0.0) + float(values[3] or 0.0)
             runs_by_quality[str(quality)] = runs_by_quality.get(str(quality), 0) + int(count)
-    use_totals = {q: (use_row[3 * i], use_row[3 * i + 1], use_row[3 * i + 2])
+    use_totals = {q: Interval.unchecked(use_row[3 * i], use_row[3 * i + 1], use_row[3 * i + 2])
                   for i, (q, _, _) in enumerate(QUANTITIES)}
     graph = graph_of(store)
     roots = graph.roots()
@@ -245,30 +232,13 @@ def run_rows(runs: list[RunReport], *, public: bool) -> list[dict[str, Any]]:
 
 def distinct(store: Store, column: str) -> list[str]:
     """Distinct non-null values of a run column (model_id, kind, status, country) for filters."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from dia.record.tables import RunRow
-
-    c = col(getattr(RunRow, column))
-    with store._session() as session:
-        return [str(v) for v in session.execute(select(c).where(c.is_not(None)).distinct().order_by(c)).scalars()]
+    return store.distinct_values(column)
 
 
 def runs_by_country(store: Store) -> list[dict[str, Any]]:
     """Production and use runs per country (ISO-3), with their energy and carbon (SQL)."""
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
-    from dia.record.tables import RunRow
-
-    stmt = (select(col(RunRow.country), func.count(), func.sum(col(RunRow.energy_kwh)),
-                   func.sum(col(RunRow.carbon_kg)), func.sum(col(RunRow.water_l)))
-            .where(col(RunRow.rank) == 0).group_by(col(RunRow.country)))
-    with store._session() as session:
-        return [{"country": c or "unknown", "runs": int(n), "energy_kwh": float(e or 0.0),
-                 "carbon_kg": float(k or 0.0), "water_l": float(w or 0.0)}
-                for c, n, e, k, w in session.execute(stmt).all()]
+    return [{"country": c or "unknown", "runs": n, "energy_kwh": e, "carbon_kg": k, "water_l": w}
+            for c, n, e, k, w in store.by_country()]
 
 
 def inference_intensity(store: Store, model_id: str, *, cap: int = 5000) -> float | None:

@@ -6,10 +6,13 @@ so a running tracker's new runs show up without restarting the dashboard.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from dia.dashboard import _data
+
+if TYPE_CHECKING:
+    from dia.record.report import Interval
 
 TTL_S = 60
 
@@ -65,11 +68,11 @@ def header(title: str, blurb: str) -> None:
     st.text(f"store: {s.masked_url} ({'read-only' if s.read_only else 'read-write'})")
 
 
-def metric_row(values: dict[str, tuple[float, float, float]], *, prefix: str = "") -> None:
+def metric_row(values: dict[str, Interval], *, prefix: str = "") -> None:
     """Energy, carbon and water as metrics, the interval under each value."""
     cols = st.columns(len(_data.QUANTITIES))
     for column, (q, label, unit) in zip(cols, _data.QUANTITIES, strict=True):
-        v, lo, hi = values[q]
+        v, lo, hi = values[q].triple()
         column.metric(f"{prefix}{label} ({unit})", _data.fmt(v), help=f"interval {_data.fmt(lo)} to {_data.fmt(hi)} {unit}")
         column.text(f"range {_data.fmt(lo)} - {_data.fmt(hi)}")
 

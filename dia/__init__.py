@@ -21,6 +21,7 @@ _LAZY: dict[str, str] = {
     # record
     "RunReport": "dia.record.report",
     "Quantity": "dia.record.report",
+    "Interval": "dia.record.report",
     "Quality": "dia.record.report",
     "Factor": "dia.record.report",
     "Parent": "dia.record.report",
@@ -43,6 +44,7 @@ _LAZY: dict[str, str] = {
 # Spelled out (not built from _LAZY) so linters and type checkers see the public names.
 __all__ = [
     "Factor",
+    "Interval",
     "Parent",
     "Quality",
     "Quantity",
@@ -68,7 +70,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from dia.convert.footprint import footprint
     from dia.link.graph import lineage
     from dia.link.relations import Relation
-    from dia.record.report import Factor, Parent, Quality, Quantity, RunKind, RunReport, RunStatus
+    from dia.record.report import (
+        Factor,
+        Interval,
+        Parent,
+        Quality,
+        Quantity,
+        RunKind,
+        RunReport,
+        RunStatus,
+    )
     from dia.record.store import Store
     from dia.tracker import Run, track
 

@@ -27,9 +27,9 @@ for mid in picked:
     rows.append({
         "model": mid,
         "own_runs": own.runs if own else 0,
-        "own_energy_kwh": own.energy_kwh[0] if own else 0.0,
-        "own_carbon_kg": own.carbon_kg[0] if own else 0.0,
-        "own_water_l": own.water_l[0] if own else 0.0,
+        "own_energy_kwh": own.energy_kwh.value if own else 0.0,
+        "own_carbon_kg": own.carbon_kg.value if own else 0.0,
+        "own_water_l": own.water_l.value if own else 0.0,
         "family_carbon_kg": fam.carbon_kg.value, "family_carbon_low": fam.carbon_kg.low,
         "family_carbon_high": fam.carbon_kg.high, "family_members": fam.members, "family_coverage": fam.coverage,
         "upstream_carbon_kg": up.carbon_kg.value, "upstream_members": up.members, "upstream_coverage": up.coverage,

@@ -25,7 +25,7 @@ impute = c3.toggle("Show imputed values (apart)", value=False, key="lineage_impu
 
 r = _ui.rollup(url, public, model, scope, impute)
 st.text(f"{model}: {scope}, {r.members:,} members, {r.with_report:,} with a report, coverage {r.coverage:.0%}")
-_ui.metric_row({q: (getattr(r, q).value, getattr(r, q).low, getattr(r, q).high) for q, _, _ in _data.QUANTITIES},
+_ui.metric_row({q: getattr(r, q) for q, _, _ in _data.QUANTITIES},
                prefix="Cumulative ")
 m1, m2 = st.columns(2)
 m1.metric("Members", f"{r.members:,}")

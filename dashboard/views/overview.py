@@ -25,7 +25,7 @@ b.metric("Models", f"{ov.models:,}")
 c.metric("Coverage", f"{ov.coverage:.0%}", help="models with at least one production run report / all known models")
 st.text(f"{ov.models_with_report:,} of {ov.models:,} models disclosed a footprint; "
         "use (inference and evaluation) is counted apart: "
-        f"{_data.fmt(ov.use_totals['energy_kwh'][0])} kWh, {_data.fmt(ov.use_totals['carbon_kg'][0])} kgCO2e.")
+        f"{_data.fmt(ov.use_totals['energy_kwh'].value)} kWh, {_data.fmt(ov.use_totals['carbon_kg'].value)} kgCO2e.")
 
 left, right = st.columns(2)
 with left:

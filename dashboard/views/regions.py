@@ -11,7 +11,7 @@ from dia.dashboard import _data, _ui
 _ui.header("Regions", "The same energy in other grids: where you train changes the footprint.")
 url, public = _data.db_url(), _data.is_public()
 ov = _ui.overview(url, public)
-recorded = ov.totals["energy_kwh"][0]
+recorded = ov.totals["energy_kwh"].value
 energy_kwh = st.number_input("IT energy (kWh)", min_value=0.0, value=float(round(recorded, 6) or 100.0),
                              help="defaults to the store's total recorded production energy", key="regions_energy")
 

@@ -309,7 +309,7 @@ def own_matrix(ids: Sequence[str], totals: dict[str, Any]) -> FloatArray:
         t = totals.get(mid)
         if t is not None and t.runs:
             own[i, 1] = 1.0
-            own[i, 2:] = (*t.energy_kwh, *t.carbon_kg, *t.water_l)
+            own[i, 2:] = (*t.energy_kwh.triple(), *t.carbon_kg.triple(), *t.water_l.triple())
     return own
 
 
@@ -324,8 +324,8 @@ def all_totals(store: Store, *, scope: str = "family") -> dict[str, dict[str, fl
     if not ids:
         return {}
     index = {m: i for i, m in enumerate(ids)}
-    edges = [(index[e.parent_id], index[e.child_id]) for e in store.edges()
-             if e.parent_id in index and e.child_id in index]
+    edges = [(index[parent], index[child]) for child, parent, _relation, _method in store.edge_tuples()
+             if parent in index and child in index]
     engine = FamilyEngine(len(ids), [p for p, _ in edges], [c for _, c in edges])
     own = own_matrix(ids, store.model_totals())
     summed = engine.upstream_totals(own) if scope == "upstream" else engine.family_totals(own)

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dia.record.report import Interval
+
 # relation (or "relation:method") -> GPU hours. ``None``: no meaningful prior.
 GPU_HOUR_PRIORS: dict[str, float | None] = {
     # From the DIA paper's reference implementation.
@@ -62,20 +64,13 @@ EMBODIED_KG_PER_GPU_HOUR: tuple[float, float, float] = (0.013, 0.004, 0.030)
 
 
 @dataclass(frozen=True)
-class Triple:
-    value: float
-    low: float
-    high: float
-
-
-@dataclass(frozen=True)
 class Imputation:
     """An imputed footprint for one member (facility energy, total carbon, total water)."""
 
-    gpu_hours: Triple
-    energy_kwh: Triple
-    carbon_kg: Triple
-    water_l: Triple
+    gpu_hours: Interval
+    energy_kwh: Interval
+    carbon_kg: Interval
+    water_l: Interval
     tdp_w: float
     basis: str
     quality: str = "imputed"
@@ -110,7 +105,7 @@ def impute_member(relation: str | None, method: str | None = None, *, gpu_name: 
     if hours is None:
         return None
     tdp_w, gpu_label = _tdp_w(gpu_name)
-    gh = Triple(hours, hours * PRIOR_SPREAD[0], hours * PRIOR_SPREAD[1])
+    gh = Interval(value=hours, low=hours * PRIOR_SPREAD[0], high=hours * PRIOR_SPREAD[1])
     it = [gh.value * tdp_w / 1000 * UTILISATION[0], gh.low * tdp_w / 1000 * UTILISATION[1],
           gh.high * tdp_w / 1000 * UTILISATION[2]]
     facility = [it[i] * PUE[i] for i in range(3)]
@@ -118,7 +113,8 @@ def impute_member(relation: str | None, method: str | None = None, *, gpu_name: 
               for i in range(3)]
     water = [it[i] * WUE_ONSITE_L_PER_KWH[i] + facility[i] * EWIF_L_PER_KWH[i] for i in range(3)]
     basis = f"{relation}{':' + method if method else ''} prior {hours:g} GPU-h on {gpu_label}, default factors"
-    return Imputation(gh, Triple(*facility), Triple(*carbon), Triple(*water), tdp_w, basis)
+    return Imputation(gh, Interval.from_triple(facility), Interval.from_triple(carbon), Interval.from_triple(water),
+                      tdp_w, basis)
 
 
 def recorded_gpu(metadata: dict[str, Any] | None) -> str | None:

@@ -16,35 +16,19 @@ scope is disclosed); ``impute=True`` adds priors for them, kept in ``imputed_tot
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from dia.aggregate.impute import impute_member, recorded_gpu
 from dia.link.graph import LineageGraph, lineage
+from dia.record.report import Interval
 
 if TYPE_CHECKING:
     from dia.record.store import Store
 
 Scope = Literal["family", "upstream"]
 QUANTITIES: tuple[str, ...] = ("energy_kwh", "carbon_kg", "water_l")
-
-
-class Interval(BaseModel):
-    """A central value with its low-high range (intervals add endpoint-wise)."""
-
-    value: float = 0.0
-    low: float = 0.0
-    high: float = 0.0
-
-    def __add__(self, other: Interval) -> Interval:
-        return Interval(value=self.value + other.value, low=self.low + other.low, high=self.high + other.high)
-
-    @classmethod
-    def of(cls, triple: Iterable[float]) -> Interval:
-        value, low, high = (float(x) for x in triple)
-        return cls(value=value, low=low, high=high)
 
 
 class MemberRow(BaseModel):
@@ -123,7 +107,7 @@ class _Own:
 
 def _iv(triple: list[float]) -> Interval:
     """An Interval of already-checked floats (no validation: hot path)."""
-    return Interval.model_construct(value=triple[0], low=triple[1], high=triple[2])
+    return Interval.unchecked(triple[0], triple[1], triple[2])
 
 
 def _add_into(acc: list[float], values: list[float]) -> None:
@@ -133,40 +117,23 @@ def _add_into(acc: list[float], values: list[float]) -> None:
 
 def _own_footprints(store: Store, model_ids: set[str]) -> dict[str, _Own]:
     """Production and use sums per model and per quality tier (same rules as Store.model_totals)."""
-    from sqlalchemy import func
-    from sqlmodel import col, select
-
-    from dia.record.tables import RunRow
-
-    cols: list[Any] = [col(RunRow.model_id), col(RunRow.is_use), col(RunRow.quality), func.count()]
-    for q in QUANTITIES:
-        cols += [func.sum(getattr(RunRow, q)), func.sum(getattr(RunRow, q + "_low")),
-                 func.sum(getattr(RunRow, q + "_high"))]
-    stmt = (select(*cols).where(col(RunRow.model_id).is_not(None))
-            .group_by(col(RunRow.model_id), col(RunRow.is_use), col(RunRow.quality)))
-    if len(model_ids) <= 500:  # small scopes: let the database filter
-        stmt = stmt.where(col(RunRow.model_id).in_(sorted(model_ids)))
     out: dict[str, _Own] = {}
-    with store._session() as session:
-        rows = session.connection().execute(stmt).all()  # plain rows: no ORM loading
-    for row in rows:
-        mid = row[0]
-        if mid not in model_ids:
-            continue
+    for row in store.quality_sums(model_ids):
+        mid = row.model_id
         own = out.get(mid)
         if own is None:
             own = out[mid] = _Own()
-        count = int(row[3])
-        values = [float(x or 0.0) for x in row[4:]]
-        if row[1]:
+        count = row.runs
+        values = list(row.sums)
+        if row.is_use:
             own.use_runs += count
             _add_into(own.raw_use, values)
             continue
         own.runs += count
         _add_into(own.raw, values)
-        tier = own.raw_by_quality.get(row[2])
+        tier = own.raw_by_quality.get(row.quality)
         if tier is None:
-            tier = own.raw_by_quality[row[2]] = [0.0, 0.0, 0.0]
+            tier = own.raw_by_quality[row.quality] = [0.0, 0.0, 0.0]
         _add_into(tier, values[3:6])
     return out
 
@@ -227,7 +194,7 @@ def _assemble(model_id: str, scope: Scope, impute: bool, graph: LineageGraph, de
     members = set(depths)
     totals = [0.0] * 9
     use = [0.0] * 9
-    imputed_totals = {q: Interval() for q in QUANTITIES}
+    imputed_totals = {q: Interval(value=0.0, low=0.0, high=0.0) for q in QUANTITIES}
     by_quality: dict[str, list[float]] = {}
     by_relation: dict[str, int] = {}
     rows: list[MemberRow] = []
@@ -255,9 +222,8 @@ def _assemble(model_id: str, scope: Scope, impute: bool, graph: LineageGraph, de
         elif impute:
             est = impute_member(relation, method, gpu_name=recorded_gpu(metadata.get(member)))
             if est is not None:
-                fields.update(imputed_energy_kwh=Interval(**vars(est.energy_kwh)),
-                              imputed_carbon_kg=Interval(**vars(est.carbon_kg)),
-                              imputed_water_l=Interval(**vars(est.water_l)), imputed_basis=est.basis, quality="imputed")
+                fields.update(imputed_energy_kwh=est.energy_kwh, imputed_carbon_kg=est.carbon_kg,
+                              imputed_water_l=est.water_l, imputed_basis=est.basis, quality="imputed")
                 imputed_totals["energy_kwh"] += fields["imputed_energy_kwh"]
                 imputed_totals["carbon_kg"] += fields["imputed_carbon_kg"]
                 imputed_totals["water_l"] += fields["imputed_water_l"]

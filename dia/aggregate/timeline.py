@@ -14,7 +14,7 @@ dia.errors.UnknownModelError: unknown model 'org/base'
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from dia.link.graph import LineageGraph
     from dia.record.store import Store
 
-# Member sets up to this size are filtered by the database (IN list); larger ones read
-# every production run once and filter in Python (one scan beats a huge IN list).
-_SQL_FILTER_MAX = 500
 
 
 class TimelinePoint(BaseModel):
@@ -73,7 +70,8 @@ def cumulative_points(store: Store, families: list[str], *, graph: LineageGraph 
     everyone: set[str] = set().union(*members.values()) if members else set()
     if not everyone:
         return []
-    runs, created = _dated_runs(store, everyone)
+    runs = store.dated_runs(everyone)  # plain tuples: (model, date, energy, carbon, water)
+    created = store.model_dates(everyone)
     out: list[dict[str, Any]] = []
     for family, group in members.items():
         events = []
@@ -94,45 +92,6 @@ def cumulative_points(store: Store, families: list[str], *, graph: LineageGraph 
                 out.append({"date": when, "model_id": family, "energy_kwh": energy_kwh, "carbon_kg": carbon_kg,
                             "water_l": water_l, "member": mid})
     return out
-
-
-def _dated_runs(store: Store, everyone: set[str]) -> tuple[list[Any], dict[str, datetime | None]]:
-    """Production runs of ``everyone`` as ``(model, end-else-start, energy, carbon, water)``
-    and the models' card dates: two queries."""
-    from sqlalchemy import String, func, select, type_coerce
-    from sqlmodel import col
-
-    from dia.record.tables import ModelRow, RunRow
-
-    # COALESCE in SQL: one date per run. Read as the database's own value (SQLite: ISO
-    # text), parsed below: sqlmodel's timezone wrapper per row cost more than the query.
-    when = type_coerce(func.coalesce(col(RunRow.ended_at), col(RunRow.started_at)), String)
-    runs_stmt = select(col(RunRow.model_id), when, col(RunRow.energy_kwh), col(RunRow.carbon_kg),
-                       col(RunRow.water_l)).where(col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
-    models_stmt = select(col(ModelRow.id), type_coerce(col(ModelRow.created_at), String))
-    if len(everyone) <= _SQL_FILTER_MAX:
-        runs_stmt = runs_stmt.where(col(RunRow.model_id).in_(sorted(everyone)))
-        models_stmt = models_stmt.where(col(ModelRow.id).in_(sorted(everyone)))
-    with store._session() as session:
-        conn = session.connection()  # plain rows: the ORM's per-row loading is not needed
-        runs = [(m, _naive_utc(w), e, c, wt) for m, w, e, c, wt in conn.execute(runs_stmt).all() if m in everyone]
-        created = {m: _naive_utc(c) for m, c in conn.execute(models_stmt).all() if m in everyone}
-    return runs, created
-
-
-def _naive_utc(value: Any) -> datetime | None:
-    """A stored timestamp as a naive UTC datetime (SQLite gives ISO text, PostgreSQL datetimes).
-
-    >>> _naive_utc("2025-01-02 03:04:05.000000")
-    datetime.datetime(2025, 1, 2, 3, 4, 5)
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value  # type: ignore[no-any-return]
 
 
 __all__ = ["TimelinePoint", "cumulative_points", "timeline"]

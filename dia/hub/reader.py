@@ -133,11 +133,10 @@ class _Item:
 class _Ingester:
     """Collects parsed cards and stores them in batches, one transaction each.
 
-    Cards take a bulk path (multi-row upserts, cycle checks against an in-memory copy of
-    the lineage graph) because ``Store.save_runs`` costs a few SQL round trips per run and
-    edge: 10x too slow for Hub-scale ingests. The rows written are the ones
-    ``Store.save_runs`` writes (same row builder), so every reader sees no difference.
-    Report files (JSONL) go through ``Store.save_runs`` unchanged.
+    Cards take the store's bulk path (:meth:`Store.bulk_save`: multi-row upserts, one
+    lineage read per batch) because ``Store.save_runs`` costs a few SQL round trips per
+    run: 10x too slow for Hub-scale ingests. Report files (JSONL) go through
+    ``Store.save_runs`` unchanged.
     """
 
     def __init__(self, store: Store, summary: IngestSummary) -> None:
@@ -145,7 +144,6 @@ class _Ingester:
         self.summary = summary
         self.pending: list[_Item] = []
         self.pending_reports: list[tuple[str, RunReport]] = []
-        self._graph: dict[str, dict[str, str]] | None = None  # child -> {parent: edge source}, loaded lazily
         self._tracked: set[str] | None = None
 
     # -- intake ------------------------------------------------------------------------------
@@ -194,101 +192,31 @@ class _Ingester:
         (``dia card`` then ``dia ingest`` of that folder) must not count them twice.
         """
         if self._tracked is None:
-            from sqlmodel import col, select
-
-            from dia.record.tables import RunRow
-
-            stmt = select(col(RunRow.model_id)).where(col(RunRow.source) != "card",
-                                                      col(RunRow.model_id).is_not(None)).distinct()
-            with self.store._session() as session:
-                self._tracked = {m for (m,) in session.execute(stmt).all()}
+            self._tracked = self.store.tracked_model_ids(except_source="card")
         return self._tracked
-
-    def graph(self) -> dict[str, dict[str, str]]:
-        if self._graph is None:
-            self._graph = {}
-            for edge in self.store.edges():
-                self._graph.setdefault(edge.child_id, {})[edge.parent_id] = edge.source
-        return self._graph
-
-    def _cycle(self, child: str, parent: str) -> list[str] | None:
-        """The path parent -> ... -> child if the edge child -> parent would close a cycle."""
-        graph = self.graph()
-        if parent in graph.get(child, ()):
-            return None  # an edge already stored: re-ingesting it changes nothing
-        came_from: dict[str, str | None] = {parent: None}
-        stack = [parent]
-        while stack:
-            node = stack.pop()
-            if node == child:
-                path = [node]
-                while (prev := came_from[path[-1]]) is not None:
-                    path.append(prev)
-                return list(reversed(path))
-            for up in graph.get(node, ()):
-                if up not in came_from:
-                    came_from[up] = node
-                    stack.append(up)
-        return None
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _accept(self, item: _Item) -> bool:
-        graph = self.graph()
-        for parent, _rel, _method in item.parents:
-            path = self._cycle(item.model_id, parent)
-            if path is not None:
-                self.skip(item.where, "lineage cycle: " + " -> ".join([item.model_id, *path]))
-                return False
-        ups = graph.setdefault(item.model_id, {})
-        new = {p for p, _, _ in item.parents}
-        # The card is the authority on the edges it stated before: drop those it no longer states.
-        for old in [p for p, source in ups.items() if source == "card" and p not in new]:
-            del ups[old]
-        for parent in new:
-            ups.setdefault(parent, "card")
-        return True
-
     def _flush_cards(self) -> None:
         batch, self.pending = self.pending, []
-        accepted = [item for item in batch if self._accept(item)]
-        if not accepted:
+        if not batch:
             return
-        from sqlalchemy import delete
-        from sqlmodel import col
+        from dia.hub.formats import card_run_id
+        from dia.record.store import Edge, ModelRecord
 
-        from dia.hub._parse import card_run_id
-        from dia.record.store import _run_row
-        from dia.record.tables import EdgeRow, ModelRow, RunRow
-
-        # Last one wins within a batch (PostgreSQL refuses one upsert touching a row twice).
-        runs = {i.report.id: _run_row(i.report) for i in accepted if i.report is not None}
-        models: dict[str, dict[str, Any]] = {}
-        edges: dict[tuple[str, str], dict[str, Any]] = {}
-        for item in accepted:
-            for mid in (item.model_id, *(p for p, _, _ in item.parents)):
-                models.setdefault(mid, {"id": mid, "created_at": None, "source": "card", "metadata_json": None})
-        # Two cards of one model in a batch: the later one's lineage wins, as in the graph above.
-        for item in {i.model_id: i for i in accepted}.values():
-            for parent, relation, method in item.parents:
-                edges[(item.model_id, parent)] = {"child_id": item.model_id, "parent_id": parent,
-                                                  "relation": relation, "method": method, "source": "card"}
-        children = sorted({i.model_id for i in accepted})
-        lineage_only = [card_run_id(i.model_id) for i in accepted if i.report is None]
-        with self.store._session(write=True) as session:
-            dialect = self.store.backend
-            # An updated card replaces what the previous version said: its edges and its run.
-            for start in range(0, len(children), 500):
-                session.execute(delete(EdgeRow).where(col(EdgeRow.source) == "card",
-                                                      col(EdgeRow.child_id).in_(children[start:start + 500])))
-            if lineage_only:
-                session.execute(delete(RunRow).where(col(RunRow.id).in_(lineage_only)))
-            _upsert_many(session, dialect, ModelRow, list(models.values()), ["id"], update=False)
-            _upsert_many(session, dialect, RunRow, list(runs.values()), ["id"], update=True)
-            # An edge a tracked run or the CLI stated stays theirs: a card only updates its own.
-            _upsert_many(session, dialect, EdgeRow, list(edges.values()), ["child_id", "parent_id"], update=True,
-                         where=col(EdgeRow.source) == "card")
-            session.commit()
+        # The card is the authority on the edges it stated before (restate_edges), and an
+        # updated card without figures drops the run its previous version gave.
+        records = [ModelRecord(
+            item.model_id, source="card", restate_edges=True,
+            parents=tuple(Edge(item.model_id, p, rel, method, "card") for p, rel, method in item.parents),
+            reports=() if item.report is None else (item.report,),
+            drop_runs=(card_run_id(item.model_id),) if item.report is None else (),
+        ) for item in batch]
+        refused = self.store.bulk_save(records, skip_cycles=True)
+        for refusal in refused:
+            self.skip(batch[refusal.index].where, refusal.reason)
+        left_out = {r.index for r in refused}
+        accepted = [item for i, item in enumerate(batch) if i not in left_out]
         self.summary.ingested += len(accepted)
         self.summary.lineage_only += sum(1 for i in accepted if i.report is None)
 
@@ -307,24 +235,6 @@ class _Ingester:
                     self.summary.ingested += 1
                 except LineageCycleError as exc:
                     self.skip(where, str(exc))
-        self._graph = None  # reports may have added edges: reload before the next cycle check
-
-
-def _upsert_many(session: Any, dialect: str, table: Any, rows: list[dict[str, Any]], keys: list[str],
-                 *, update: bool, where: Any = None) -> None:
-    """One multi-row INSERT ... ON CONFLICT (executemany) on SQLite or PostgreSQL."""
-    if not rows:
-        return
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)
-    columns = [c for c in rows[0] if c not in keys]
-    if update and columns:
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns},
-                                          where=where)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    session.execute(stmt, rows)
 
 
 def _discover(paths: Iterable[str | Path]) -> Iterator[tuple[str, str]]:

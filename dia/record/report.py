@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Literal
@@ -64,14 +65,15 @@ def worst_quality(*qualities: Quality | str) -> Quality:
     return max(qs, key=QUALITY_ORDER.index)
 
 
-class Quantity(BaseModel):
-    """A non-negative figure with an interval, a unit and a quality tier.
+class Interval(BaseModel):
+    """A non-negative central value with its low-high range; intervals add endpoint-wise.
 
-    ``low`` and ``high`` default to ``value``. Validation rejects negative values,
-    NaN or infinity, and ``low > value`` or ``value > high``.
+    ``low`` and ``high`` default to ``value``. Validation rejects negative values, NaN or
+    infinity, and ``low > value`` or ``value > high``. :class:`Quantity` is an interval
+    with a unit and a quality tier.
 
-    >>> Quantity.of(2.0, "kWh", "estimated", low=1.5, high=3.0) + Quantity.of(1.0, "kWh", "measured")
-    Quantity(value=3.0, low=2.5, high=4.0, unit='kWh', quality=<Quality.ESTIMATED: 'estimated'>)
+    >>> Interval(value=2.0, low=1.5, high=3.0) + Interval.from_triple((1.0, 1.0, 1.0))
+    Interval(value=3.0, low=2.5, high=4.0)
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,8 +81,6 @@ class Quantity(BaseModel):
     value: float
     low: float
     high: float
-    unit: str
-    quality: Quality
 
     @model_validator(mode="before")
     @classmethod
@@ -105,7 +105,7 @@ class Quantity(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _ordered(self) -> Quantity:
+    def _ordered(self) -> Interval:
         # A relative tolerance absorbs float rounding from endpoint arithmetic.
         tol = 1e-9 * max(1.0, abs(self.value))
         if self.low > self.value + tol:
@@ -113,6 +113,39 @@ class Quantity(BaseModel):
         if self.value > self.high + tol:
             raise ValueError(f"value ({self.value}) is greater than high ({self.high})")
         return self
+
+    @classmethod
+    def from_triple(cls, triple: Iterable[float]) -> Interval:
+        """``(value, low, high)`` as an interval."""
+        value, low, high = (float(x) for x in triple)
+        return Interval(value=value, low=low, high=high)
+
+    @classmethod
+    def unchecked(cls, value: float, low: float, high: float) -> Interval:
+        """An interval of already-checked sums, without validation (hot paths)."""
+        return Interval.model_construct(value=value, low=low, high=high)
+
+    def __add__(self, other: Interval) -> Interval:
+        if not isinstance(other, Interval):
+            return NotImplemented
+        return Interval(value=self.value + other.value, low=self.low + other.low, high=self.high + other.high)
+
+    def triple(self) -> tuple[float, float, float]:
+        return (self.value, self.low, self.high)
+
+
+class Quantity(Interval):
+    """A non-negative figure with an interval, a unit and a quality tier.
+
+    ``low`` and ``high`` default to ``value``. Validation rejects negative values,
+    NaN or infinity, and ``low > value`` or ``value > high``.
+
+    >>> Quantity.of(2.0, "kWh", "estimated", low=1.5, high=3.0) + Quantity.of(1.0, "kWh", "measured")
+    Quantity(value=3.0, low=2.5, high=4.0, unit='kWh', quality=<Quality.ESTIMATED: 'estimated'>)
+    """
+
+    unit: str
+    quality: Quality
 
     @classmethod
     def of(
@@ -137,7 +170,7 @@ class Quantity(BaseModel):
     def zero(cls, unit: str, quality: Quality | str = Quality.MEASURED) -> Quantity:
         return cls.of(0.0, unit, quality)
 
-    def __add__(self, other: Quantity) -> Quantity:
+    def __add__(self, other: Interval) -> Quantity:
         """Endpoint-wise sum; the quality is the worse of the two."""
         if not isinstance(other, Quantity):
             return NotImplemented

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, event, func, select, text
+from sqlalchemy import String, delete, event, func, select, text, type_coerce
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine
@@ -30,7 +30,7 @@ from sqlmodel import Session, SQLModel, col, create_engine
 from dia import settings
 from dia.constants import APP_NAME, DEFAULT_DB_FILENAME, STALE_HEARTBEAT_FACTOR
 from dia.errors import InvalidSettingError, LineageCycleError, StoreError
-from dia.record.report import RunReport, RunStatus, parse_kind
+from dia.record.report import Interval, RunReport, RunStatus, parse_kind
 from dia.record.tables import EdgeRow, ModelRow, RunRow
 
 _URL_FORMS = "sqlite:///path/to/dia.sqlite or postgresql+psycopg://user:password@host:5432/dbname"
@@ -96,14 +96,68 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class ModelRecord:
+    """What one source states about one model, for :meth:`Store.bulk_save`.
+
+    ``parents`` are the model's lineage edges (``child_id`` is this model). With
+    ``restate_edges`` the record is the authority on the edges of its ``source``: stored
+    edges of that source it no longer states are dropped (a re-ingested card). Runs with
+    ids in ``drop_runs`` are deleted (a card that no longer carries figures).
+
+    >>> ModelRecord("org/ft", parents=(Edge("org/ft", "org/base", "finetune"),)).model_id
+    'org/ft'
+    """
+
+    model_id: str
+    parents: tuple[Edge, ...] = ()
+    reports: tuple[RunReport, ...] = ()
+    created_at: datetime | None = None
+    source: str = "report"
+    metadata: dict[str, Any] | None = None
+    restate_edges: bool = False
+    drop_runs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A record :meth:`Store.bulk_save` did not store: its index and the reason."""
+
+    index: int
+    reason: str
+
+
+class DatedRun(NamedTuple):
+    """A production run as the timeline needs it: model, end-else-start date (naive UTC)
+    and its central energy, carbon and water."""
+
+    model_id: str
+    when: datetime | None
+    energy_kwh: float
+    carbon_kg: float
+    water_l: float
+
+
+@dataclass(frozen=True)
+class QualitySum:
+    """Runs of one group and their endpoint-wise sums: energy, carbon, water as
+    (value, low, high) each, flat."""
+
+    model_id: str
+    is_use: bool
+    quality: str
+    runs: int
+    sums: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class ModelTotals:
     """Sum of one model's production runs (use runs excluded), endpoint-wise."""
 
     model_id: str
     runs: int
-    energy_kwh: tuple[float, float, float]  # value, low, high
-    carbon_kg: tuple[float, float, float]
-    water_l: tuple[float, float, float]
+    energy_kwh: Interval
+    carbon_kg: Interval
+    water_l: Interval
     qualities: tuple[str, ...]  # distinct qualities of the runs' carbon totals
 
 
@@ -278,6 +332,8 @@ class Store:
         if not reports:
             return 0
         with self._session(write=True) as session:
+            lineage = _Lineage.load(session, {m for r in reports if r.model_id
+                                              for m in (r.model_id, *(p.model_id for p in r.parents))})
             for report in reports:
                 self._upsert(session, RunRow, _run_row(report), ["id"])
                 if report.model_id:
@@ -289,6 +345,7 @@ class Store:
                             session,
                             Edge(report.model_id, parent.model_id, parent.relation.value,
                                  parent.method, source),
+                            lineage,
                         )
             session.commit()
         return len(reports)
@@ -399,30 +456,26 @@ class Store:
 
     def model_totals(self, model_ids: Iterable[str] | None = None) -> dict[str, ModelTotals]:
         """Per model (every model, or only ``model_ids``): the endpoint-wise sum of its
-        production runs (SQL aggregation).
-
-        One grouped scan: the distinct qualities come along as one aggregated string
-        (a second GROUP BY model, quality scan cost as much as the sums themselves).
-        """
-        cols: list[Any] = [col(RunRow.model_id), func.count()]
-        for name in ("energy_kwh", "carbon_kg", "water_l"):
-            for suffix in ("", "_low", "_high"):
-                cols.append(func.sum(getattr(RunRow, name + suffix)))
-        if self.backend == "postgresql":
-            cols.append(func.string_agg(col(RunRow.quality).distinct(), text("','")))
-        else:
-            cols.append(func.group_concat(col(RunRow.quality).distinct()))
-        stmt = (select(*cols).where(col(RunRow.model_id).is_not(None), col(RunRow.is_use).is_(False))
-                .group_by(col(RunRow.model_id)))
-        if model_ids is not None:
-            stmt = stmt.where(col(RunRow.model_id).in_(sorted(set(model_ids))))
-        out = {}
-        for r in self._core_rows(stmt):
-            v = [float(x or 0.0) for x in r[2:11]]
-            qualities = tuple(sorted(str(r[11]).split(","))) if r[11] else ()
-            out[r[0]] = ModelTotals(r[0], int(r[1]), (v[0], v[1], v[2]), (v[3], v[4], v[5]),
-                                    (v[6], v[7], v[8]), qualities)
-        return out
+        production runs, folded from :meth:`quality_sums` (the one per-model sum)."""
+        wanted = None if model_ids is None else set(model_ids)
+        acc: dict[str, list[float]] = {}
+        runs: dict[str, int] = {}
+        qualities: dict[str, set[str]] = {}
+        for g in self.quality_sums(wanted):
+            if g.is_use:
+                continue
+            sums = acc.get(g.model_id)
+            if sums is None:
+                sums = acc[g.model_id] = [0.0] * 9
+                runs[g.model_id] = 0
+                qualities[g.model_id] = set()
+            for i, x in enumerate(g.sums):
+                sums[i] += x
+            runs[g.model_id] += g.runs
+            qualities[g.model_id].add(g.quality)
+        return {m: ModelTotals(m, runs[m], Interval.unchecked(v[0], v[1], v[2]), Interval.unchecked(v[3], v[4], v[5]),
+                               Interval.unchecked(v[6], v[7], v[8]), tuple(sorted(qualities[m])))
+                for m, v in acc.items()}
 
     def _core_rows(self, stmt: Any) -> list[Any]:
         """Rows of a read-only column query, without the ORM's per-row loading (3x faster)."""
@@ -435,6 +488,78 @@ class Store:
         stmt = select(col(EdgeRow.child_id), col(EdgeRow.parent_id), col(EdgeRow.relation), col(EdgeRow.method)
                       ).order_by(col(EdgeRow.child_id), col(EdgeRow.parent_id))
         return [(c, p, r, m) for c, p, r, m in self._core_rows(stmt)]
+
+    def quality_sums(self, model_ids: set[str] | None = None) -> list[QualitySum]:
+        """Runs and endpoint-wise sums per model, production/use and carbon quality: one
+        grouped scan (``model_ids``: only those models; ``None``: every model)."""
+        cols: list[Any] = [col(RunRow.model_id), col(RunRow.is_use), col(RunRow.quality), func.count()]
+        for name in ("energy_kwh", "carbon_kg", "water_l"):
+            for suffix in ("", "_low", "_high"):
+                cols.append(func.sum(getattr(RunRow, name + suffix)))
+        stmt = (select(*cols).where(col(RunRow.model_id).is_not(None))
+                .group_by(col(RunRow.model_id), col(RunRow.is_use), col(RunRow.quality)))
+        if model_ids is not None and len(model_ids) <= 500:  # small scopes: let the database filter
+            stmt = stmt.where(col(RunRow.model_id).in_(sorted(model_ids)))
+        out = []
+        for r in self._core_rows(stmt):
+            if model_ids is not None and r[0] not in model_ids:
+                continue
+            out.append(QualitySum(r[0], bool(r[1]), str(r[2]), int(r[3]), tuple(float(x or 0.0) for x in r[4:13])))
+        return out
+
+    def totals_by_kind(self) -> list[QualitySum]:
+        """Like :meth:`quality_sums` over all runs, grouped by use/production, with or
+        without a model (``model_id`` is ``"*"`` or ``""``) and quality: one scan."""
+        sums: list[Any] = []
+        for name in ("energy_kwh", "carbon_kg", "water_l"):
+            for suffix in ("", "_low", "_high"):
+                sums.append(func.sum(getattr(RunRow, name + suffix)))
+        has_model = col(RunRow.model_id).is_not(None)
+        stmt = (select(col(RunRow.is_use), has_model, col(RunRow.quality), func.count(), *sums)
+                .group_by(col(RunRow.is_use), has_model, col(RunRow.quality)))
+        return [QualitySum("*" if r[1] else "", bool(r[0]), str(r[2]), int(r[3]),
+                           tuple(float(x or 0.0) for x in r[4:13])) for r in self._core_rows(stmt)]
+
+    def by_country(self) -> list[tuple[str | None, int, float, float, float]]:
+        """``(country, runs, energy_kwh, carbon_kg, water_l)`` per country, logical runs only."""
+        stmt = (select(col(RunRow.country), func.count(), func.sum(col(RunRow.energy_kwh)),
+                       func.sum(col(RunRow.carbon_kg)), func.sum(col(RunRow.water_l)))
+                .where(col(RunRow.rank) == 0).group_by(col(RunRow.country)))
+        return [(c, int(n), float(e or 0.0), float(k or 0.0), float(w or 0.0)) for c, n, e, k, w in self._core_rows(stmt)]
+
+    def distinct_values(self, column: str) -> list[str]:
+        """Distinct non-null values of a run column (``model_id``, ``kind``, ``status``,
+        ``country``), sorted: what filters offer."""
+        if column not in ("model_id", "kind", "status", "country", "source", "quality"):
+            raise ValueError(f"not a run column to filter on: {column!r}")
+        c = col(getattr(RunRow, column))
+        return [str(v) for (v,) in self._core_rows(select(c).where(c.is_not(None)).distinct().order_by(c))]
+
+    def tracked_model_ids(self, *, except_source: str = "card") -> set[str]:
+        """Models with runs of a source other than ``except_source`` (runs of their own)."""
+        stmt = select(col(RunRow.model_id)).where(col(RunRow.source) != except_source,
+                                                  col(RunRow.model_id).is_not(None)).distinct()
+        return {m for (m,) in self._core_rows(stmt)}
+
+    def dated_runs(self, model_ids: set[str] | None = None) -> list[DatedRun]:
+        """Production runs (of ``model_ids``, or all) with their end-else-start date."""
+        # COALESCE in SQL: one date per run. Read as the database's own value (SQLite: ISO
+        # text), parsed below: sqlmodel's timezone wrapper per row cost more than the query.
+        when = type_coerce(func.coalesce(col(RunRow.ended_at), col(RunRow.started_at)), String)
+        stmt = select(col(RunRow.model_id), when, col(RunRow.energy_kwh), col(RunRow.carbon_kg),
+                      col(RunRow.water_l)).where(col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
+        # Up to 500 models: the database filters (IN list); more: one scan filtered here.
+        if model_ids is not None and len(model_ids) <= 500:
+            stmt = stmt.where(col(RunRow.model_id).in_(sorted(model_ids)))
+        return [DatedRun(m, _naive_utc(w), e, c, wt) for m, w, e, c, wt in self._core_rows(stmt)
+                if model_ids is None or m in model_ids]
+
+    def model_dates(self, model_ids: set[str] | None = None) -> dict[str, datetime | None]:
+        """Each model's stored date (card or first run), naive UTC."""
+        stmt = select(col(ModelRow.id), type_coerce(col(ModelRow.created_at), String))
+        if model_ids is not None and len(model_ids) <= 500:
+            stmt = stmt.where(col(ModelRow.id).in_(sorted(model_ids)))
+        return {m: _naive_utc(c) for m, c in self._core_rows(stmt) if model_ids is None or m in model_ids}
 
     # -- models and edges ---------------------------------------------------------------
 
@@ -504,41 +629,136 @@ class Store:
             self._add_edge(session, Edge(child_id, parent_id, relation, method, source))
             session.commit()
 
-    def _add_edge(self, session: Session, edge: Edge) -> None:
-        if edge.child_id == edge.parent_id:
-            raise LineageCycleError(f"self-loop: {edge.child_id} lists itself as a parent")
-        existing = session.get(EdgeRow, (edge.child_id, edge.parent_id))
-        if existing is None:
-            path = self._path_up(session, edge.parent_id, edge.child_id)
-            if path is not None:
-                cycle = " -> ".join([edge.child_id, *path])
-                raise LineageCycleError(f"lineage cycle: {cycle}")
+    def _add_edge(self, session: Session, edge: Edge, lineage: _Lineage | None = None) -> None:
+        lineage = lineage or _Lineage.load(session, [edge.parent_id, edge.child_id])
+        lineage.check(edge.child_id, edge.parent_id)
+        lineage.add(edge.child_id, edge.parent_id, edge.source, replace_source=True)
         self._upsert(session, EdgeRow, {"child_id": edge.child_id, "parent_id": edge.parent_id,
                                         "relation": edge.relation, "method": edge.method,
                                         "source": edge.source}, ["child_id", "parent_id"])
 
-    def _path_up(self, session: Session, start: str, target: str) -> list[str] | None:
-        """Ancestor path from ``start`` up to ``target`` (inclusive), or None."""
-        came_from: dict[str, str | None] = {start: None}
-        frontier = [start]
-        while frontier:
-            if target in came_from:
-                break
-            stmt = select(col(EdgeRow.child_id), col(EdgeRow.parent_id)).where(col(EdgeRow.child_id).in_(frontier))
-            nxt = []
-            for child, parent in session.execute(stmt).all():
-                if parent not in came_from:
-                    came_from[parent] = child
-                    nxt.append(parent)
-            frontier = nxt
-        if target not in came_from:
-            return None
-        path = [target]
-        step = came_from[target]
-        while step is not None:
-            path.append(step)
-            step = came_from[step]
-        return list(reversed(path))
+    def bulk_save(self, records: Iterable[ModelRecord], *, skip_cycles: bool = False) -> list[Refusal]:
+        """Store many models, their runs and lineage edges in one transaction.
+
+        The fast path for card ingest, imports and benchmarks: one multi-row upsert per
+        table. The lineage the records touch is read once and every new edge is checked
+        against it in memory, in order (the same cycle check as :meth:`save_runs`). A record
+        whose edge would close a cycle raises :class:`LineageCycleError` (nothing is stored),
+        or with ``skip_cycles`` is left out and returned as a :class:`Refusal`.
+
+        Runs are upserted by id (last one wins). A model row is inserted if missing; an
+        earlier ``created_at`` and ``metadata`` are merged into a stored one. An edge
+        already stored by another source stays theirs.
+
+        >>> store = Store("sqlite://")
+        >>> store.bulk_save([ModelRecord("o/a", parents=(Edge("o/a", "o/b", "finetune"),)),
+        ...                  ModelRecord("o/b", parents=(Edge("o/b", "o/a", "finetune"),))],
+        ...                 skip_cycles=True)
+        [Refusal(index=1, reason='lineage cycle: o/b -> o/a -> o/b')]
+        >>> store.edge_tuples()
+        [('o/a', 'o/b', 'finetune', None)]
+        """
+        self._write_guard()
+        records = list(records)
+        refused: list[Refusal] = []
+        if not records:
+            return refused
+        with self._session(write=True) as session:
+            starts = {e.parent_id for r in records for e in r.parents}
+            starts.update(r.model_id for r in records if r.parents or r.restate_edges)
+            lineage = _Lineage.load(session, starts)
+            accepted: list[ModelRecord] = []
+            for index, rec in enumerate(records):
+                try:
+                    for edge in rec.parents:
+                        lineage.check(rec.model_id, edge.parent_id)
+                except LineageCycleError as exc:
+                    if not skip_cycles:
+                        raise
+                    refused.append(Refusal(index, str(exc)))
+                    continue
+                if rec.restate_edges:
+                    lineage.restate(rec.model_id, rec.source, {e.parent_id for e in rec.parents})
+                for edge in rec.parents:
+                    lineage.add(rec.model_id, edge.parent_id, edge.source)
+                accepted.append(rec)
+            self._write_records(session, accepted)
+            session.commit()
+        return refused
+
+    def _write_records(self, session: Session, records: list[ModelRecord]) -> None:
+        runs: dict[str, dict[str, Any]] = {}  # last one wins (PostgreSQL refuses one upsert touching a row twice)
+        plain: dict[str, dict[str, Any]] = {}  # model rows without a date or metadata: insert if missing
+        dated: dict[str, ModelRecord] = {}
+        edges: dict[tuple[str, str], dict[str, Any]] = {}
+        restated: dict[str, set[str]] = {}  # source -> children whose edges of that source are replaced
+        drop_runs: list[str] = []
+        for rec in records:
+            for report in rec.reports:
+                runs[report.id] = _run_row(report)
+            drop_runs.extend(rec.drop_runs)
+            if rec.created_at is not None or rec.metadata:
+                dated[rec.model_id] = _merge_record(dated.get(rec.model_id), rec)
+            for mid in (rec.model_id, *(e.parent_id for e in rec.parents)):
+                plain.setdefault(mid, {"id": mid, "created_at": None, "source": rec.source, "metadata_json": None})
+            if rec.restate_edges:
+                restated.setdefault(rec.source, set()).add(rec.model_id)
+                # A later record of the same model restates its lineage: the earlier one's edges go.
+                for key in [k for k in edges if k[0] == rec.model_id and edges[k]["source"] == rec.source]:
+                    del edges[key]
+            for e in rec.parents:
+                edges[(rec.model_id, e.parent_id)] = {"child_id": rec.model_id, "parent_id": e.parent_id,
+                                                      "relation": e.relation, "method": e.method, "source": e.source}
+        for source, children in restated.items():
+            ordered = sorted(children)
+            for start in range(0, len(ordered), 500):
+                session.execute(delete(EdgeRow).where(col(EdgeRow.source) == source,
+                                                      col(EdgeRow.child_id).in_(ordered[start:start + 500])))
+        for start in range(0, len(drop_runs), 500):
+            session.execute(delete(RunRow).where(col(RunRow.id).in_(drop_runs[start:start + 500])))
+        for mid, rec in dated.items():
+            plain.pop(mid, None)
+            if rec.metadata:  # merged into the stored JSON: row by row
+                self._ensure_model(session, mid, rec.created_at, rec.source, rec.metadata)
+        self._upsert_many(session, ModelRow, list(plain.values()), ["id"], update=False)
+        self._upsert_dates(session, [{"id": m, "created_at": _naive(r.created_at).replace(tzinfo=timezone.utc),
+                                      "source": r.source,
+                                      "metadata_json": None}
+                                     for m, r in dated.items() if not r.metadata and r.created_at is not None])
+        self._upsert_many(session, RunRow, list(runs.values()), ["id"], update=True)
+        self._upsert_many(session, EdgeRow, list(edges.values()), ["child_id", "parent_id"], update=True,
+                          own_source=True)
+
+    def _upsert_dates(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        """Insert model rows; a stored one keeps the earlier of the two dates (and its source)."""
+        if not rows:
+            return
+        from sqlalchemy import case
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        table = ModelRow.__table__  # type: ignore[attr-defined]
+        stmt: Any = (postgresql.insert if self.backend == "postgresql" else sqlite.insert)(table)
+        stored, new = table.c.created_at, stmt.excluded.created_at
+        earlier = case((stored.is_(None), new), (new < stored, new), else_=stored)
+        session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"created_at": earlier}), rows)
+
+    def _upsert_many(self, session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str],
+                     *, update: bool, own_source: bool = False) -> None:
+        """One multi-row INSERT ... ON CONFLICT (executemany) on SQLite or PostgreSQL."""
+        if not rows:
+            return
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        stmt: Any = (postgresql.insert if self.backend == "postgresql" else sqlite.insert)(table.__table__)
+        columns = [c for c in rows[0] if c not in keys]
+        if update and columns:
+            # ``own_source``: a row another source stated stays theirs.
+            where = (table.__table__.c.source == stmt.excluded.source) if own_source else None
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns},
+                                              where=where)
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        session.execute(stmt, rows)
 
     def edges(self) -> list[Edge]:
         with self._session() as session:
@@ -556,6 +776,98 @@ class Store:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+class _Lineage:
+    """The part of the lineage graph a write can touch, in memory: the one cycle check.
+
+    Loaded once per write transaction: the stored edges of the given models and of all
+    their ancestors (one query per generation). A new edge ``child -> parent`` closes a
+    cycle exactly when ``child`` is an ancestor of ``parent``, and every ancestor of a
+    loaded model is loaded, so the check never needs the database again.
+    """
+
+    def __init__(self, up: dict[str, dict[str, str]]) -> None:
+        self.up = up  # child -> {parent: edge source}
+
+    @classmethod
+    def load(cls, session: Session, starts: Iterable[str]) -> _Lineage:
+        up: dict[str, dict[str, str]] = {}
+        seen = set(starts)
+        frontier = sorted(seen)
+        while frontier:
+            nxt: list[str] = []
+            for start in range(0, len(frontier), 500):
+                stmt = (select(col(EdgeRow.child_id), col(EdgeRow.parent_id), col(EdgeRow.source))
+                        .where(col(EdgeRow.child_id).in_(frontier[start:start + 500])))
+                for child, parent, source in session.connection().execute(stmt).all():
+                    up.setdefault(child, {})[parent] = source
+                    if parent not in seen:
+                        seen.add(parent)
+                        nxt.append(parent)
+            frontier = nxt
+        return cls(up)
+
+    def check(self, child: str, parent: str) -> None:
+        """Raise :class:`LineageCycleError` if ``child -> parent`` would close a cycle."""
+        if child == parent:
+            raise LineageCycleError(f"self-loop: {child} lists itself as a parent")
+        if parent in self.up.get(child, ()):
+            return  # an edge already stored: restating it changes nothing
+        came_from: dict[str, str | None] = {parent: None}
+        frontier = [parent]
+        while frontier and child not in came_from:
+            nxt = []
+            for node in frontier:
+                for up in self.up.get(node, ()):
+                    if up not in came_from:
+                        came_from[up] = node
+                        nxt.append(up)
+            frontier = nxt
+        if child not in came_from:
+            return
+        path = [child]
+        while (step := came_from[path[-1]]) is not None:
+            path.append(step)
+        raise LineageCycleError("lineage cycle: " + " -> ".join([child, *reversed(path)]))
+
+    def add(self, child: str, parent: str, source: str, *, replace_source: bool = False) -> None:
+        ups = self.up.setdefault(child, {})
+        if replace_source:
+            ups[parent] = source
+        else:
+            ups.setdefault(parent, source)
+
+    def restate(self, child: str, source: str, parents: set[str]) -> None:
+        """Drop ``child``'s edges of ``source`` not in ``parents``."""
+        ups = self.up.get(child, {})
+        for old in [p for p, s in ups.items() if s == source and p not in parents]:
+            del ups[old]
+
+
+def _merge_record(old: ModelRecord | None, new: ModelRecord) -> ModelRecord:
+    """Two records of one model in a batch: earliest date, merged metadata, first source."""
+    if old is None:
+        return new
+    dates = [d for d in (old.created_at, new.created_at) if d is not None]
+    created = min(dates, key=_naive) if dates else None
+    metadata = {**(old.metadata or {}), **(new.metadata or {})} or None
+    return ModelRecord(old.model_id, created_at=created, source=old.source, metadata=metadata)
+
+
+def _naive_utc(value: Any) -> datetime | None:
+    """A stored timestamp as a naive UTC datetime (SQLite gives ISO text, PostgreSQL datetimes).
+
+    >>> _naive_utc("2025-01-02 03:04:05.000000")
+    datetime.datetime(2025, 1, 2, 3, 4, 5)
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value  # type: ignore[no-any-return]
+
 
 def _naive(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt

@@ -35,7 +35,7 @@ def test_model_totals_subset_and_edge_tuples(family: Store) -> None:
     everything = family.model_totals()
     assert family.model_totals(["o/base", "o/d001", "nobody/none"]) == {m: everything[m] for m in ("o/base", "o/d001")}
     assert everything["o/base"].runs == 2 and everything["o/base"].qualities == ("measured", "reported")
-    assert everything["o/base"].energy_kwh == pytest.approx((101.0, 90.9, 111.1))
+    assert everything["o/base"].energy_kwh.triple() == pytest.approx((101.0, 90.9, 111.1))
     assert "o/d001" in everything and everything["o/d001"].runs == 1  # the inference run is use, not cost
     assert family.edge_tuples() == [(e.child_id, e.parent_id, e.relation, e.method) for e in family.edges()]
     family.close()

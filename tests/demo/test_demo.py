@@ -84,7 +84,7 @@ def test_demo_rollups_count_shared_ancestors_once(demo_run: tuple[subprocess.Com
     assert {TOY["merged"], TOY["species"], TOY["species_b"], TOY["base"], PUBLISHED_ROOT} <= members
     assert up.members == len(members)
     own = {m: t for m, t in store.model_totals().items() if m in members}
-    assert up.carbon_kg.value == pytest.approx(sum(t.carbon_kg[0] for t in own.values()), rel=1e-9)
+    assert up.carbon_kg.value == pytest.approx(sum(t.carbon_kg.value for t in own.values()), rel=1e-9)
 
 
 def test_demo_writes_a_filled_card(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
