@@ -68,6 +68,7 @@ def test_lineage_tree_and_json(family_db: str) -> None:
     assert {"parent": "demo/base", "child": "demo/chat", "relation": "instruction-tuning", "method": None} in doc["edges"]
 
 
+@pytest.mark.slow
 def test_unknown_model_and_bad_scope_fail_on_one_line(family_db: str) -> None:
     for args in (("rollup", "demo/bsae"), ("lineage", "demo/bsae")):
         proc = _dia(family_db, *args)
