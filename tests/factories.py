@@ -44,19 +44,17 @@ def run_report(model_id: str | None = None, *, energy_kwh: Figure = 1.0, quality
                water_l: Figure | None = None, water_quality: str | None = None,
                water_onsite_share: float = 0.5,
                parents: Sequence[tuple[str, str] | Parent | str] = (),
-               started_at: datetime | None = None, hours: float = 1.0, **fields: Any) -> RunReport:
+               started_at: datetime | None = T0, hours: float = 1.0, **fields: Any) -> RunReport:
     """A valid run: IT energy, and carbon (operational = total) and water only when given.
 
     ``parents`` are ``(model_id, relation)`` pairs, or anything RunReport takes. ``quality`` applies to every figure unless ``carbon_quality``/``water_quality`` say
-    otherwise; ``started_at`` (default :data:`T0`) plus ``hours`` gives ``ended_at``. Any
+    otherwise; ``started_at`` plus ``hours`` gives ``ended_at`` (``started_at=None``: no times). Any
     other RunReport field passes through ``fields`` and wins over the defaults.
     """
-    start = started_at or T0
-    data: dict[str, Any] = {
-        "energy": Energy(it_kwh=quantity(energy_kwh, "kWh", quality)),
-        "started_at": start,
-        "ended_at": start + timedelta(hours=hours),
-    }
+    data: dict[str, Any] = {"energy": Energy(it_kwh=quantity(energy_kwh, "kWh", quality))}
+    if started_at is not None:
+        data["started_at"] = started_at
+        data["ended_at"] = started_at + timedelta(hours=hours)
     if model_id is not None:
         data["model_id"] = model_id
     if parents:

@@ -14,7 +14,7 @@ from dia.record.report import RunReport
 def _report(kwh: float, kg: float, litres: float) -> RunReport:
     return run_report(energy_kwh=(kwh, kwh * 0.5, kwh * 2), carbon_kg=(kg, kg * 0.5, kg * 2),
                       water_l=(litres, litres * 0.5, litres * 2), water_onsite_share=1.0,
-                      quality="estimated", started_at=None, ended_at=None)
+                      quality="estimated", started_at=None)
 
 
 def test_extrapolates_linearly_with_the_interval() -> None:

@@ -21,7 +21,7 @@ DIA = str(Path(sys.executable).with_name("dia"))
 
 
 def _report(model_id: str, *parents: tuple[str, str]) -> RunReport:
-    return run_report(model_id, parents=parents, started_at=None, ended_at=None)
+    return run_report(model_id, parents=parents, started_at=None)
 
 
 @pytest.fixture
