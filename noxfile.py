@@ -107,5 +107,8 @@ def core(session: nox.Session) -> None:
     if not session.posargs:
         # The docstring examples, with no extra installed (dia/ only: no test fixtures there,
         # so the store is in memory and the Hub offline).
-        session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--doctest-modules", "dia",
+        # Modules that need an extra (dia/demo/toy.py: torch) cannot be imported here;
+        # test_every_core_module_imports fails on any other import error.
+        session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--doctest-modules",
+                    "--doctest-ignore-import-errors", "dia",
                     env={"DIA_DATABASE_URL": "sqlite://", "HF_HUB_OFFLINE": "1"})

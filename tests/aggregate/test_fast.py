@@ -72,6 +72,7 @@ def hub_like_dags(draw: st.DrawFn) -> tuple[int, list[tuple[int, int]], np.ndarr
     return n, edges, np.array(values)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(hub_like_dags())
 def test_hub_like_dags_equal_networkx(dag: tuple[int, list[tuple[int, int]], np.ndarray]) -> None:

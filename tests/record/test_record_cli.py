@@ -56,6 +56,7 @@ def test_version() -> None:
 
 # -- error paths: one line naming the masked URL, non-zero exit, no traceback ---------------------
 
+@pytest.mark.slow
 def test_broken_url() -> None:
     assert_one_line_error(dia("runs", "--db", "definitely not a url"), "not a database URL", "definitely not a url")
     assert_one_line_error(dia("runs", "--db", "mysql://u@h/db"), "unsupported database 'mysql'")

@@ -60,5 +60,6 @@ def test_concurrent_writers_on_one_sqlite_file(tmp_path: object) -> None:
     _hammer(f"sqlite:///{tmp_path}/busy.sqlite")
 
 
+@pytest.mark.slow
 def test_concurrent_writers_on_postgresql(postgres_url: str) -> None:
     _hammer(postgres_url)
