@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine with Python 3.10+, pip and make:
 #   make demo   runs DIA's main job on the embedded SQLite store
-#   make test   runs the whole test suite (lint, types, tests on SQLite and PostgreSQL)
+#   make test   runs the whole test suite (lint, types, tests on SQLite and PostgreSQL, doctests),
+#               then the core suite on every Python 3.10-3.13 found (nox -s core)
 # Each creates or reuses .venv and installs what it needs itself.
 
 PYTHON ?= python3
@@ -42,6 +43,8 @@ test: $(VENV)/.installed-dev
 	$(MAKE) --no-print-directory lint typecheck
 	$(MAKE) --no-print-directory docs
 	bash tests/support/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DIA_DATABASE_URL=sqlite:// HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules dia
+	$(BIN)/nox -s core
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

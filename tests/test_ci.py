@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,6 +26,7 @@ def test_make_test_runs_lint_types_and_pytest_under_postgres() -> None:
     assert "|| true" not in recipe and "-" not in [line.strip()[:1] for line in recipe.splitlines()]
 
 
+@pytest.mark.slow
 def test_no_tests_collected_is_a_failure(tmp_path: Path) -> None:
     # The wrapper must hand pytest's exit status through: 5 ("no tests ran") is not success.
     (tmp_path / "test_nothing.py").write_text("# no tests here\n", encoding="utf-8")

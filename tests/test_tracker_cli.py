@@ -42,6 +42,7 @@ def test_exit_code_summary_and_stored_report() -> None:
     assert report.carbon is not None and report.energy.it_kwh.value > 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
 def test_grandchild_cpu_is_counted() -> None:
     busy = _dia("run", "--json", "--meter", "estimate", "--", sys.executable, "-c", BUSY_TREE, one_cpu=True)

@@ -25,11 +25,15 @@ never fail) the grid falls back to the world default, the quality drops to
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # tomllib is new in 3.11; tomli is the same parser under its PyPI name
+    import tomli as tomllib
 
 from dia import settings
 from dia.constants import APP_NAME

@@ -49,6 +49,7 @@ def test_rollup_json_has_the_documented_keys(family_db: str) -> None:
     assert doc["imputed"] is False
 
 
+@pytest.mark.slow
 def test_rollup_upstream_and_impute(family_db: str) -> None:
     doc = json.loads(_dia(family_db, "rollup", "demo/chat-gguf", "--scope", "upstream", "--impute", "--json").stdout)
     assert [r["model_id"] for r in doc["rows"]] == ["demo/chat-gguf", "demo/chat", "demo/base"]
@@ -58,6 +59,7 @@ def test_rollup_upstream_and_impute(family_db: str) -> None:
     assert "coverage 83%" in text and "imputed, NOT in the totals above" in text
 
 
+@pytest.mark.slow
 def test_lineage_tree_and_json(family_db: str) -> None:
     proc = _dia(family_db, "lineage", "demo/chat", "--depth", "1")
     assert proc.returncode == 0, proc.stderr
@@ -68,6 +70,7 @@ def test_lineage_tree_and_json(family_db: str) -> None:
     assert {"parent": "demo/base", "child": "demo/chat", "relation": "instruction-tuning", "method": None} in doc["edges"]
 
 
+@pytest.mark.slow
 def test_unknown_model_and_bad_scope_fail_on_one_line(family_db: str) -> None:
     for args in (("rollup", "demo/bsae"), ("lineage", "demo/bsae")):
         proc = _dia(family_db, *args)

@@ -72,6 +72,7 @@ def hub_like_dags(draw: st.DrawFn) -> tuple[int, list[tuple[int, int]], np.ndarr
     return n, edges, np.array(values)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(hub_like_dags())
 def test_hub_like_dags_equal_networkx(dag: tuple[int, list[tuple[int, int]], np.ndarray]) -> None:
@@ -91,6 +92,7 @@ def test_hub_like_dags_equal_networkx(dag: tuple[int, list[tuple[int, int]], np.
         assert row == sorted(g.predecessors(v))
 
 
+@pytest.mark.slow
 def test_deep_chains_with_merges_below() -> None:
     # Two 3,000-long chains joined by a merge at the bottom, and a diamond on one of them:
     # many forest levels (pointer-jumping depth) and a merge far below its ancestors.

@@ -31,6 +31,7 @@ def family(tmp_path: Path, make_run: Callable[..., RunReport]) -> Store:
     return store
 
 
+@pytest.mark.slow
 def test_model_totals_subset_and_edge_tuples(family: Store) -> None:
     everything = family.model_totals()
     assert family.model_totals(["o/base", "o/d001", "nobody/none"]) == {m: everything[m] for m in ("o/base", "o/d001")}
@@ -41,6 +42,7 @@ def test_model_totals_subset_and_edge_tuples(family: Store) -> None:
     family.close()
 
 
+@pytest.mark.slow
 def test_large_family_rollup_matches_hand_sums(family: Store) -> None:
     r = rollup("o/base", store=family)
     assert r.members == 601 and r.with_report == 601
@@ -55,6 +57,7 @@ def test_large_family_rollup_matches_hand_sums(family: Store) -> None:
     family.close()
 
 
+@pytest.mark.slow
 def test_timeline_thinned_keeps_exact_running_totals(family: Store) -> None:
     full = timeline("o/base", store=family)
     thin = timeline("o/base", store=family, max_points=10)

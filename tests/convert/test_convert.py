@@ -213,6 +213,7 @@ def test_network_is_blocked_during_tests() -> None:
         s.close()
 
 
+@pytest.mark.slow
 def test_cli_factors_json_list_and_errors() -> None:
     out = cli("factors", "--country", "CAN", "--json")
     data = json.loads(out.stdout)

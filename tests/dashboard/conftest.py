@@ -6,19 +6,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from factories import quantity, run_report
 
 from dia.record.report import (
     GPU,
-    Carbon,
     Energy,
     Factor,
     Hardware,
     Location,
-    Parent,
     PowerSample,
-    Quantity,
     RunReport,
-    Water,
     Workload,
 )
 from dia.record.store import Store
@@ -29,17 +26,12 @@ XSS = "<script>alert(1)</script>"
 
 def _run(model_id: str, energy_kwh: float, *, parents: list[tuple[str, str]] = (), kind: str = "finetuning",
          day: float = 0.0, quality: str = "measured", country: str = "USA", **extra: object) -> RunReport:
-    q = quality
-    carbon = Quantity.of(0.4 * energy_kwh, "kgCO2e", q, low=0.3 * energy_kwh, high=0.6 * energy_kwh)
-    half = Quantity.of(energy_kwh, "L", q, low=0.5 * energy_kwh, high=2.0 * energy_kwh)
-    ended = T0 + timedelta(days=day)
-    return RunReport(
-        model_id=model_id, kind=kind, started_at=ended - timedelta(hours=2), ended_at=ended, duration_s=7200,
-        parents=[Parent(model_id=p, relation=r) for p, r in parents],
-        energy=Energy(gpu_kwh=Quantity.of(0.8 * energy_kwh, "kWh", q), cpu_kwh=Quantity.of(0.15 * energy_kwh, "kWh", q),
-                      ram_kwh=Quantity.of(0.05 * energy_kwh, "kWh", q),
-                      it_kwh=Quantity.of(energy_kwh, "kWh", q, low=0.95 * energy_kwh, high=1.05 * energy_kwh)),
-        carbon=Carbon(operational_kg=carbon, total_kg=carbon), water=Water(onsite_l=half, offsite_l=half, total_l=half + half),
+    q, e = quality, energy_kwh
+    return run_report(
+        model_id, quality=q, carbon_kg=(0.4 * e, 0.3 * e, 0.6 * e), water_l=(2 * e, e, 4 * e),
+        parents=parents, kind=kind, started_at=T0 + timedelta(days=day, hours=-2), hours=2, duration_s=7200,
+        energy=Energy(gpu_kwh=quantity(0.8 * e, "kWh", q), cpu_kwh=quantity(0.15 * e, "kWh", q),
+                      ram_kwh=quantity(0.05 * e, "kWh", q), it_kwh=quantity((e, 0.95 * e, 1.05 * e), "kWh", q)),
         factors=[Factor(name="carbon_intensity", value=0.4, low=0.3, high=0.6, unit="kgCO2e/kWh",
                         source="Ember 2024 yearly electricity data", granularity="country", key=country,
                         licence="CC-BY-4.0")],

@@ -6,15 +6,15 @@ import warnings
 
 import pytest
 from dia.integrations._forecast import BudgetWarning, Forecast, Forecaster
+from factories import run_report
 
-from dia.record.report import Carbon, Energy, Quantity, RunReport, Water
+from dia.record.report import RunReport
 
 
 def _report(kwh: float, kg: float, litres: float) -> RunReport:
-    q = lambda v, u: Quantity.of(v, u, "estimated", low=v * 0.5, high=v * 2)  # noqa: E731
-    return RunReport(energy=Energy(it_kwh=q(kwh, "kWh")),
-                     carbon=Carbon(operational_kg=q(kg, "kgCO2e"), total_kg=q(kg, "kgCO2e")),
-                     water=Water(onsite_l=q(litres, "L"), offsite_l=q(0.0, "L"), total_l=q(litres, "L")))
+    return run_report(energy_kwh=(kwh, kwh * 0.5, kwh * 2), carbon_kg=(kg, kg * 0.5, kg * 2),
+                      water_l=(litres, litres * 0.5, litres * 2), water_onsite_share=1.0,
+                      quality="estimated", started_at=None)
 
 
 def test_extrapolates_linearly_with_the_interval() -> None:

@@ -9,19 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from factories import run_report
 
 import dia
 from dia.errors import LineageCycleError, UnknownModelError
 from dia.link.graph import LineageGraph, lineage
-from dia.record.report import Energy, Parent, Quantity, RunReport
+from dia.record.report import RunReport
 from dia.record.store import Store
 
 DIA = str(Path(sys.executable).with_name("dia"))
 
 
 def _report(model_id: str, *parents: tuple[str, str]) -> RunReport:
-    return RunReport(model_id=model_id, parents=[Parent(model_id=p, relation=r) for p, r in parents],
-                     energy=Energy(it_kwh=Quantity.of(1.0, "kWh", "measured")))
+    return run_report(model_id, parents=parents, started_at=None)
 
 
 @pytest.fixture

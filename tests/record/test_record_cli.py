@@ -56,6 +56,7 @@ def test_version() -> None:
 
 # -- error paths: one line naming the masked URL, non-zero exit, no traceback ---------------------
 
+@pytest.mark.slow
 def test_broken_url() -> None:
     assert_one_line_error(dia("runs", "--db", "definitely not a url"), "not a database URL", "definitely not a url")
     assert_one_line_error(dia("runs", "--db", "mysql://u@h/db"), "unsupported database 'mysql'")
@@ -64,6 +65,7 @@ def test_broken_url() -> None:
 
 
 def test_unreachable_postgresql_masks_the_password() -> None:
+    pytest.importorskip("psycopg")  # without it the error is "install psycopg", not the connection
     port = _closed_port()
     line = assert_one_line_error(dia("runs", "--db", f"postgresql+psycopg://dia:s3cret@127.0.0.1:{port}/dia"),
                                  f"postgresql+psycopg://dia:***@127.0.0.1:{port}/dia")
@@ -127,6 +129,7 @@ def filled_db(tmp_path: Path, make_report: Make) -> tuple[str, list[RunReport]]:
     return url, reports
 
 
+@pytest.mark.slow
 def test_runs_table_and_json(filled_db: tuple[str, list[RunReport]]) -> None:
     url, reports = filled_db
     table = dia("runs", "--db", url)
@@ -201,6 +204,7 @@ def test_validate(tmp_path: Path, make_report: Make) -> None:
 
 # -- export / import ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_export_import_round_trip(filled_db: tuple[str, list[RunReport]], tmp_path: Path) -> None:
     url, reports = filled_db
     first = dia("export", "--db", url)
@@ -220,6 +224,7 @@ def test_export_import_round_trip(filled_db: tuple[str, list[RunReport]], tmp_pa
     assert [(e.child_id, e.parent_id, e.relation) for e in store.edges()] == [("org/chat", "org/base", "instruction-tuning")]
 
 
+@pytest.mark.slow
 def test_export_csv_and_parquet_are_readable(filled_db: tuple[str, list[RunReport]], tmp_path: Path) -> None:
     url, reports = filled_db
     out_csv = tmp_path / "runs.csv"

@@ -7,6 +7,8 @@ import sys
 import textwrap
 import uuid
 
+import pytest
+
 from dia.record.store import Store
 
 PROCESSES = 4
@@ -53,9 +55,11 @@ def _hammer(url: str) -> None:
         assert len(store.edges()) == 1
 
 
+@pytest.mark.slow
 def test_concurrent_writers_on_one_sqlite_file(tmp_path: object) -> None:
     _hammer(f"sqlite:///{tmp_path}/busy.sqlite")
 
 
+@pytest.mark.slow
 def test_concurrent_writers_on_postgresql(postgres_url: str) -> None:
     _hammer(postgres_url)

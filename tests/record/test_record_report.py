@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from factories import report_dict
 from pydantic import ValidationError
 
 from dia.errors import InvalidReportError
@@ -25,9 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "schemas" / "dia-run-report-1.0.schema.json"
 
 
-def _report_dict(**energy: object) -> dict[str, object]:
-    it = {"value": 1.0, "unit": "kWh", "quality": "measured", **energy}
-    return {"model_id": "org/tiny", "energy": {"it_kwh": it}}
+_report_dict = report_dict
 
 
 def _problems(data: dict[str, object]) -> list[str]:
