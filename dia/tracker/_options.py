@@ -80,6 +80,10 @@ def validate_options(options: RunOptions) -> dict[str, Any]:
         "parents": tuple(parse_parents(options.parents)),
         "kind": parse_kind(options.kind),
     }
+    own_id = checked["model_id"]
+    if own_id is not None and any(parent.model_id == own_id for parent in checked["parents"]):
+        # Refused here: the report's own validation would only catch it when the run ends.
+        raise InvalidArgumentError(f"model {own_id!r} lists itself as a parent (self-loop)")
     if meter not in METER_NAMES:
         raise InvalidArgumentError(f"unknown meter {meter!r}; expected one of {', '.join(METER_NAMES)}")
     if not sample_interval_s > 0:

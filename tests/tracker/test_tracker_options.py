@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 import dia
-from dia.errors import InvalidSettingError
+from dia.errors import InvalidArgumentError, InvalidSettingError
 from dia.record.report import Parent, RunKind
 from dia.tracker import Run, RunOptions
 from dia.tracker._options import checkpoint_interval_s, location_inputs
@@ -73,3 +73,11 @@ def test_environment_defaults_are_read_per_run(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("DIA_CHECKPOINT_S", "often")  # refused, never silently replaced
     with pytest.raises(InvalidSettingError, match="DIA_CHECKPOINT_S"):
         checkpoint_interval_s(None)
+
+
+def test_a_model_that_lists_itself_as_parent_is_refused_before_the_block_runs() -> None:
+    ran = []
+    with pytest.raises(InvalidArgumentError, match="itself as a parent"), \
+            dia.track("org/self", parents=["org/self:lora"], store=False):
+        ran.append(True)
+    assert ran == []
