@@ -10,7 +10,7 @@ and the decorator path take their signature from this class. Bad input raises fr
 >>> RunOptions(meter="bogus")
 Traceback (most recent call last):
 ...
-ValueError: unknown meter 'bogus'; expected one of auto, nvml, rapl, estimate, codecarbon
+dia.errors.InvalidArgumentError: unknown meter 'bogus'; expected one of auto, nvml, rapl, estimate, codecarbon
 """
 
 from __future__ import annotations
