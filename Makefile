@@ -29,7 +29,7 @@ demo: $(VENV)/.installed-all
 	$(BIN)/dia demo $(DEMO_ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check dia integrations dashboard tests benchmarks examples
+	$(BIN)/ruff check dia integrations dashboard tests benchmarks examples docs noxfile.py setup.py
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
