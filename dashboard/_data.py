@@ -112,10 +112,12 @@ class Overview:
 def overview(store: Store, *, top: int = 10) -> Overview:
     """Totals, coverage, quality mix and the largest families, all from SQL aggregates."""
     per_model = store.model_totals()
-    totals = {q: Interval(value=0.0, low=0.0, high=0.0) for q, _, _ in QUANTITIES}
+    # Summed as plain floats: one Interval per model and quantity costs more than the query.
+    summed = [0.0] * 9
     for t in per_model.values():
-        for q, _, _ in QUANTITIES:
-            totals[q] += getattr(t, q)
+        for i, x in enumerate(t.sums):
+            summed[i] += x
+    totals = {q: Interval.unchecked(*summed[3 * i:3 * i + 3]) for i, (q, _, _) in enumerate(QUANTITIES)}
     # Use totals and the quality mix from one grouped scan (not one scan each).
     grouped = [(g.is_use, bool(g.model_id), g.quality, g.runs, *g.sums) for g in store.totals_by_kind()]
     use_row = [0.0] * 9

@@ -309,7 +309,7 @@ def own_matrix(ids: Sequence[str], totals: dict[str, Any]) -> FloatArray:
         t = totals.get(mid)
         if t is not None and t.runs:
             own[i, 1] = 1.0
-            own[i, 2:] = (*t.energy_kwh.triple(), *t.carbon_kg.triple(), *t.water_l.triple())
+            own[i, 2:] = t.sums
     return own
 
 

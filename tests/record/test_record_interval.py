@@ -34,4 +34,7 @@ def test_quantity_is_the_interval_plus_unit_and_quality() -> None:
 def test_everyone_uses_the_same_interval() -> None:
     assert dia.Interval is Interval
     assert rollup_module.Interval is Interval
-    assert ModelTotals.__annotations__["energy_kwh"] in ("Interval", Interval)
+    totals = ModelTotals("o/m", 1, (1.0, 0.5, 2.0, 3.0, 2.0, 4.0, 5.0, 4.0, 6.0), ("measured",))
+    assert isinstance(totals.energy_kwh, Interval)
+    assert (totals.energy_kwh.triple(), totals.carbon_kg.triple(), totals.water_l.triple()) == (
+        (1.0, 0.5, 2.0), (3.0, 2.0, 4.0), (5.0, 4.0, 6.0))
