@@ -348,7 +348,8 @@ class Store:
         if not reports:
             return 0
         with self._session(write=True) as session:
-            lineage = _Lineage.load(session, {m for r in reports if r.model_id
+            # Only reports with parents add edges: a tracker's plain save reads no lineage.
+            lineage = _Lineage.load(session, {m for r in reports if r.model_id and r.parents
                                               for m in (r.model_id, *(p.model_id for p in r.parents))})
             for report in reports:
                 self._upsert(session, RunRow, _run_row(report), ["id"])
