@@ -24,11 +24,25 @@ def parse_parents(parents: Any) -> list[Parent]:
         if isinstance(p, Parent):
             out.append(p)
         elif isinstance(p, dict):
-            out.append(Parent.model_validate(p))
+            out.append(_parent_from_dict(p))
         else:
             mid, rel, method = parse_parent_spec(p)
             out.append(Parent(model_id=mid, relation=rel, method=method))
     return out
+
+
+def _parent_from_dict(data: dict[str, Any]) -> Parent:
+    """A parent given as a mapping; a bad one is one line naming the field, not pydantic's dump."""
+    from pydantic import ValidationError
+
+    from dia.errors import InvalidArgumentError
+
+    try:
+        return Parent.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "parent"
+        raise InvalidArgumentError(f"parent {data!r}: {field}: {first['msg']}") from None
 
 
 def _is_pair(value: Any) -> bool:

@@ -81,3 +81,11 @@ def test_a_model_that_lists_itself_as_parent_is_refused_before_the_block_runs() 
             dia.track("org/self", parents=["org/self:lora"], store=False):
         ran.append(True)
     assert ran == []
+
+
+@pytest.mark.parametrize("parent", [{"model_id": "x/y", "relation": "nope"}, {"foo": 1}])
+def test_a_bad_parent_mapping_is_one_line_naming_the_field(parent: dict[str, object]) -> None:
+    with pytest.raises(InvalidArgumentError) as err:
+        dia.track("a/b", parents=[parent], store=False)
+    message = str(err.value)
+    assert "\n" not in message and ("relation" in message or "model_id" in message)
