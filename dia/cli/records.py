@@ -224,7 +224,7 @@ def validate(
     path: Annotated[Path, typer.Argument(help="A report JSON file, or a JSONL file of reports.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Check report files against the schema: one line per problem, exit 1 if any."""
+    """Check report files against the schema and for consistency: one line per problem, exit 1 if any."""
     from dia.record.files import read_reports
 
     total, problems = 0, list[str]()
@@ -277,11 +277,16 @@ def import_(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import reports (idempotent: a run already stored is updated, never duplicated)."""
+    """Import reports (idempotent: a run already stored is updated, never duplicated).
+
+    Each report must be consistent (totals = sum of their parts); one stating energy but
+    no carbon is converted with its location (none: the world default, estimated).
+    """
+    from dia.convert.complete import convert_if_missing
     from dia.record.files import import_reports
 
     with open_store(db) as store:
-        summary = import_reports(store, path)
+        summary = import_reports(store, path, prepare=convert_if_missing)
         if as_json:
             _print_lines([json.dumps({"imported": summary.imported, "skipped": list(summary.skipped),
                                       "store": store.masked_url}, indent=2)])

@@ -299,12 +299,17 @@ def ingest(paths: Iterable[str | Path], *, store: Store | str | None = None,
 
 
 def _ingest_report_file(path: Path, where: str, ingester: _Ingester, read_reports: Any) -> None:
+    # As `dia import`: inconsistent records are refused by the reader, and energy-only
+    # reports get carbon and water from the tracker's conversion before they are stored.
+    from dia.convert.complete import convert_if_missing
+    from dia.record.files import first_problem, prepared
+
     try:
         for record in read_reports(path):
             ingester.summary.read += 1
+            record = prepared(record, convert_if_missing)
             if record.report is None:
-                more = f" (and {len(record.problems) - 1} more)" if len(record.problems) > 1 else ""
-                ingester.skip(where, record.problems[0] + more)
+                ingester.skip(where, first_problem(record))
             else:
                 ingester.report(record.where, record.report)
     except DIAError as exc:

@@ -2,7 +2,10 @@
 
 Every problem is reported as one line naming the file, the record (its line number in a
 JSONL file) and the field path, e.g.
-``runs.jsonl: record 3: energy.it_kwh.low: must not be negative (got -1.0)``.
+``runs.jsonl: record 3: energy.it_kwh.low: must not be negative (got -1.0)``. Besides the
+schema, every record read must be consistent (:func:`~dia.record.report.check_consistency`:
+totals are the sum of their parts, no better quality than them), e.g.
+``runs.jsonl: record 3: carbon.total_kg: 5 is not operational_kg + embodied_kg (1.5)``.
 
 >>> import io
 >>> buf = io.StringIO()
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from pydantic import ValidationError
 
 from dia.errors import DIAError, InvalidReportError, LineageCycleError
-from dia.record.report import Quantity, RunReport, validation_problems
+from dia.record.report import Quantity, RunReport, check_consistency, validation_problems
 
 if TYPE_CHECKING:
     from dia.record.store import Store
@@ -48,11 +51,17 @@ def _check(data: Any, where: str, line: int) -> ReportRecord:
     if not isinstance(data, dict):
         return ReportRecord(where, line, None, (f"{where}: expected a JSON object, got {type(data).__name__}",))
     try:
-        return ReportRecord(where, line, RunReport.model_validate(data))
+        report = RunReport.model_validate(data)
     except ValidationError as exc:
         return ReportRecord(where, line, None, tuple(f"{where}: {p}" for p in validation_problems(exc)))
     except DIAError as exc:  # raised outside pydantic's wrapping (should not happen, but one line)
         return ReportRecord(where, line, None, (f"{where}: {exc}",))
+    # A report that contradicts itself (a total that is not the sum of its parts, or
+    # claims a better quality than they have) is refused like a malformed one.
+    inconsistent = check_consistency(report)
+    if inconsistent:
+        return ReportRecord(where, line, None, tuple(f"{where}: {p}" for p in inconsistent))
+    return ReportRecord(where, line, report)
 
 
 def parse_lines(lines: Iterable[str], name: str) -> Iterator[ReportRecord]:
@@ -198,24 +207,57 @@ def _parquet_schema(pa: Any) -> Any:
 
 # -- import ------------------------------------------------------------------------------------
 
+Prepare = Callable[[RunReport], RunReport]
+
+
 @dataclass
 class ImportSummary:
     imported: int = 0
     skipped: list[str] = field(default_factory=list)  # one line per skipped record
 
 
-def import_reports(store: Store, path: str | Path, *, batch: int = 500) -> ImportSummary:
+def first_problem(record: ReportRecord) -> str:
+    """The record's first problem as one line, counting the others."""
+    more = f" (and {len(record.problems) - 1} more)" if len(record.problems) > 1 else ""
+    return record.problems[0] + more
+
+
+def prepared(record: ReportRecord, prepare: Prepare | None) -> ReportRecord:
+    """``record`` with ``prepare`` applied to its report (e.g. converting energy-only reports).
+
+    A prepared report is checked again; a :class:`~dia.errors.DIAError` from ``prepare``
+    or an inconsistent result refuses the record with one line.
+    """
+    if prepare is None or record.report is None:
+        return record
+    try:
+        report = prepare(record.report)
+    except DIAError as exc:
+        return ReportRecord(record.where, record.line, None, (f"{record.where}: {exc}",))
+    inconsistent = check_consistency(report)
+    if inconsistent:
+        return ReportRecord(record.where, record.line, None, tuple(f"{record.where}: {p}" for p in inconsistent))
+    return ReportRecord(record.where, record.line, report)
+
+
+def import_reports(store: Store, path: str | Path, *, batch: int = 500,
+                   prepare: Prepare | None = None) -> ImportSummary:
     """Validate and store every report in ``path``; skip (and list) the bad ones.
 
-    Importing the same file twice changes nothing (runs are upserted by id). A record whose
-    parents would close a lineage cycle is skipped; the rest of its batch is still stored.
+    A record that fails the schema or :func:`~dia.record.report.check_consistency` is
+    skipped with one line naming it and the field; the good records are stored, and a
+    skipped record never replaces a run already stored. Importing the same file twice
+    changes nothing (runs are upserted by id). A record whose parents would close a
+    lineage cycle is skipped; the rest of its batch is still stored. ``prepare`` turns
+    each valid report into the one stored (``dia import`` passes
+    :func:`dia.convert.complete.convert_if_missing`: the record layer does not convert).
     """
     summary = ImportSummary()
     pending: list[ReportRecord] = []
     for record in read_reports(path):
+        record = prepared(record, prepare)
         if not record.ok:
-            more = f" (and {len(record.problems) - 1} more)" if len(record.problems) > 1 else ""
-            summary.skipped.append(record.problems[0] + more)
+            summary.skipped.append(first_problem(record))
             continue
         pending.append(record)
         if len(pending) >= batch:
@@ -243,6 +285,6 @@ def _save_batch(store: Store, records: list[ReportRecord], summary: ImportSummar
 
 
 __all__ = [
-    "FLAT_COLUMNS", "ImportSummary", "ReportRecord", "flat_row", "import_reports", "parse_lines",
-    "read_reports", "write_csv", "write_jsonl", "write_parquet",
+    "FLAT_COLUMNS", "ImportSummary", "Prepare", "ReportRecord", "first_problem", "flat_row", "import_reports",
+    "parse_lines", "prepared", "read_reports", "write_csv", "write_jsonl", "write_parquet",
 ]

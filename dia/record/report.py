@@ -624,6 +624,118 @@ class RunReport(BaseModel):
     def to_json(self, **kw: Any) -> str:
         return self.model_dump_json(exclude_none=False, **kw)
 
+    def consistency_problems(self) -> list[str]:
+        """What :func:`check_consistency` finds wrong in this report (``[]``: consistent)."""
+        return check_consistency(self)
+
+
+# Totals and their parts are compared endpoint by endpoint within this relative tolerance:
+# sums of floats written to JSON and read back differ in the last digits, never more.
+CONSISTENCY_RTOL = 1e-6
+
+
+def _disclosed(q: Quantity | None) -> bool:
+    # A part with quality ``unavailable`` was not disclosed (a card that states only a
+    # total): it is neither summed nor compared.
+    return q is not None and q.quality is not Quality.UNAVAILABLE
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= CONSISTENCY_RTOL * max(abs(a), abs(b)) + 1e-12
+
+
+def _at_least(a: float, b: float) -> bool:
+    return a >= b - CONSISTENCY_RTOL * max(abs(a), abs(b)) - 1e-12
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _sum_problems(path: str, total: Quantity | None, parts: dict[str, Quantity | None], *,
+                  complete: bool) -> list[str]:
+    """``total`` against its disclosed ``parts``: equal when every part is disclosed
+    (``complete``), else at least their sum; quality no better than the worst part."""
+    if not _disclosed(total):
+        return []
+    assert total is not None
+    shown = {name: q for name, q in parts.items() if _disclosed(q)}
+    if not shown:
+        return []
+    names = " + ".join(shown)
+    problems: list[str] = []
+    for end in ("value", "low", "high"):
+        stated = getattr(total, end)
+        summed = sum(getattr(q, end) for q in shown.values())
+        field = path if end == "value" else f"{path}.{end}"
+        # One line per total: the first endpoint that is off (usually the value).
+        if complete and not _close(stated, summed):
+            problems.append(f"{field}: {_fmt(stated)} is not {names} ({_fmt(summed)})")
+            break
+        if not complete and not _at_least(stated, summed):
+            problems.append(f"{field}: {_fmt(stated)} is less than {names} ({_fmt(summed)})")
+            break
+    worst = worst_quality(*(q.quality for q in shown.values() if q is not None))
+    if QUALITY_ORDER.index(total.quality) < QUALITY_ORDER.index(worst):
+        problems.append(f"{path}.quality: {total.quality.value} is better than its parts ({worst.value})")
+    return problems
+
+
+def check_consistency(report: RunReport) -> list[str]:
+    """Every way ``report`` contradicts itself, one ``field: reason`` line each.
+
+    What must hold in a report (``CONSISTENCY_RTOL`` relative, endpoint by endpoint):
+
+    * carbon ``total_kg`` = ``operational_kg`` + ``embodied_kg`` (no embodied: none counted);
+    * water ``total_l`` = ``onsite_l`` + ``offsite_l``;
+    * energy ``it_kwh`` = GPU + CPU + RAM when all three are given, else at least the ones
+      given (a report may break out only the GPU);
+    * ``facility_kwh`` >= ``it_kwh`` (facility = IT x PUE, and a PUE is at least 1);
+    * a total's quality is no better than its worst part;
+    * ``low <= value <= high`` for every figure (checked when the report is built).
+
+    A part whose quality is ``unavailable`` was not disclosed: the total is then only
+    checked to be at least the disclosed parts. Reports DIA builds pass this check; the
+    readers (``dia import``, ``dia validate``, ``dia ingest`` of report files) refuse a
+    report that fails it. :class:`~dia.record.store.Store` does not check: see
+    ``docs/store.md``.
+
+    >>> kg = dict(unit="kgCO2e", quality="estimated")
+    >>> r = RunReport(energy={"it_kwh": {"value": 1.0, "unit": "kWh", "quality": "measured"}},
+    ...               carbon={"operational_kg": {"value": 1.0, **kg}, "embodied_kg": {"value": 0.5, **kg},
+    ...                       "total_kg": {"value": 5.0, "unit": "kgCO2e", "quality": "measured"}})
+    >>> check_consistency(r)  # doctest: +NORMALIZE_WHITESPACE
+    ['carbon.total_kg: 5 is not operational_kg + embodied_kg (1.5)',
+     'carbon.total_kg.quality: measured is better than its parts (estimated)']
+    """
+    problems: list[str] = []
+    e = report.energy
+    components = {"gpu_kwh": e.gpu_kwh, "cpu_kwh": e.cpu_kwh, "ram_kwh": e.ram_kwh}
+    complete = all(_disclosed(q) for q in components.values())
+    problems += _sum_problems("energy.it_kwh", e.it_kwh, components, complete=complete)
+    if _disclosed(e.facility_kwh) and _disclosed(e.it_kwh):
+        assert e.facility_kwh is not None
+        for end in ("value", "low", "high"):
+            facility, it = getattr(e.facility_kwh, end), getattr(e.it_kwh, end)
+            if not _at_least(facility, it):
+                field = "energy.facility_kwh" if end == "value" else f"energy.facility_kwh.{end}"
+                problems.append(f"{field}: {_fmt(facility)} is less than it_kwh ({_fmt(it)}): "
+                                "facility energy is IT energy x PUE, and a PUE is at least 1")
+                break
+    if report.carbon is not None:
+        c = report.carbon
+        parts = {"operational_kg": c.operational_kg}
+        if c.embodied_kg is not None:
+            parts["embodied_kg"] = c.embodied_kg
+        problems += _sum_problems("carbon.total_kg", c.total_kg, dict(parts),
+                                  complete=all(_disclosed(q) for q in parts.values()))
+    if report.water is not None:
+        w = report.water
+        parts_l = {"onsite_l": w.onsite_l, "offsite_l": w.offsite_l}
+        problems += _sum_problems("water.total_l", w.total_l, dict(parts_l),
+                                  complete=all(_disclosed(q) for q in parts_l.values()))
+    return problems
+
 
 def compute_intensities(energy_kwh: Quantity, workload: Workload) -> Intensities:
     """Wh per 1,000 inferences and J per token from IT energy and counters."""
@@ -666,6 +778,8 @@ def _is_scalar(value: Any) -> bool:
 def parse_report(data: dict[str, Any] | str | bytes, *, where: str = "") -> RunReport:
     """Validate a report given as a dict or JSON text; raise :class:`InvalidReportError`.
 
+    The report must also be consistent (:func:`check_consistency`).
+
     The message is one line naming ``where`` (e.g. ``"runs.jsonl: record 3"``), the field
     path and the reason; further problems are counted, not listed.
 
@@ -682,7 +796,7 @@ def parse_report(data: dict[str, Any] | str | bytes, *, where: str = "") -> RunR
             data = json.loads(data)
         if not isinstance(data, dict):
             raise InvalidReportError(f"{head}expected a JSON object, got {type(data).__name__}")
-        return RunReport.model_validate(data)
+        report = RunReport.model_validate(data)
     except json.JSONDecodeError as exc:
         raise InvalidReportError(f"{head}not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except ValidationError as exc:
@@ -691,6 +805,11 @@ def parse_report(data: dict[str, Any] | str | bytes, *, where: str = "") -> RunR
         raise InvalidReportError(f"{head}{problems[0]}{more}") from None
     except DIAError:
         raise
+    inconsistent = check_consistency(report)
+    if inconsistent:
+        more = f" (and {len(inconsistent) - 1} more)" if len(inconsistent) > 1 else ""
+        raise InvalidReportError(f"{head}{inconsistent[0]}{more}")
+    return report
 
 
 def schema_json() -> dict[str, Any]:
@@ -702,9 +821,9 @@ def schema_json() -> dict[str, Any]:
 
 
 __all__ = [
-    "GPU", "QUALITY_ORDER", "UNIT_CARBON", "UNIT_ENERGY", "UNIT_WATER", "USE_KINDS", "Carbon",
+    "CONSISTENCY_RTOL", "GPU", "QUALITY_ORDER", "UNIT_CARBON", "UNIT_ENERGY", "UNIT_WATER", "USE_KINDS", "Carbon",
     "Energy", "Factor", "Hardware", "Intensities", "Location", "Parent", "Phase", "PowerSample",
     "Quality", "Quantity", "RunKind", "RunReport", "RunStatus", "Tool", "Water", "Workload",
-    "compute_intensities", "parse_kind", "parse_report", "schema_json", "sum_quantities",
-    "validation_problems", "worst_quality",
+    "check_consistency", "compute_intensities", "parse_kind", "parse_report",
+    "schema_json", "sum_quantities", "validation_problems", "worst_quality",
 ]
