@@ -22,7 +22,15 @@ from dia.errors import InvalidReportError
 from dia.hub.formats import parse_card_text
 from dia.hub.reader import ingest
 from dia.record.files import read_reports
-from dia.record.report import Carbon, Energy, Quantity, RunReport, Water, check_consistency, parse_report
+from dia.record.report import (
+    Carbon,
+    Energy,
+    Quantity,
+    RunReport,
+    Water,
+    check_consistency,
+    parse_report,
+)
 from dia.record.store import Store
 
 
@@ -242,9 +250,9 @@ def test_exported_card_reports_import_back(tmp_path: Path) -> None:
 
 
 def test_a_tracked_report_is_consistent() -> None:
-    with dia.track("me/checked", country="FRA", meter="estimate", sample_interval_s=0.05) as run:
-        with run.phase("train"):
-            run.count(steps=1)
+    with dia.track("me/checked", country="FRA", meter="estimate", sample_interval_s=0.05) as run, \
+            run.phase("train"):
+        run.count(steps=1)
     assert run.report is not None and run.report.carbon is not None
     assert check_consistency(run.report) == []
 
