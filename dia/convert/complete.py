@@ -10,7 +10,8 @@ note) and keeps the energy exactly as stated:
 * carbon but no water: water alone is filled (on-site from IT energy x WUE, off-site
   from facility energy x EWIF); the stated carbon is kept and only the PUE, WUE and EWIF
   factors are added;
-* a stated facility energy is kept, and its ratio to IT energy is the PUE used;
+* a stated facility energy is kept, and its ratio to IT energy is the PUE used (outside
+  1-5: :class:`~dia.errors.InvalidReportError`, the record is refused);
 * energy not disclosed (quality ``unavailable``) or carbon and water both stated:
   the report is returned unchanged.
 
@@ -25,6 +26,7 @@ note) and keeps the energy exactly as stated:
 from __future__ import annotations
 
 from dia.convert.footprint import convert_report
+from dia.errors import InvalidFactorError, InvalidReportError
 from dia.record.report import Factor, Quality, RunReport
 
 NOTE_CONVERTED = "carbon and water converted on import from the stated energy"
@@ -39,7 +41,13 @@ def _converted(report: RunReport) -> RunReport:
     stated_pue = (facility is not None and facility.quality is not Quality.UNAVAILABLE and it.value > 0)
     if stated_pue:
         assert facility is not None
-        done = convert_report(report, pue=facility.value / it.value)
+        ratio = facility.value / it.value
+        try:
+            done = convert_report(report, pue=ratio)
+        except InvalidFactorError:
+            raise InvalidReportError(
+                f"energy.facility_kwh: {facility.value:.6g} is {ratio:.3g} x it_kwh, a PUE outside 1-5:"
+                " not converted (check the units of the two energies)") from None
         factors = [_stated_pue(f) if f.name == "pue" else f for f in done.factors]
         done = done.model_copy(update={"factors": factors})
     else:

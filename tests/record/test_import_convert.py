@@ -131,3 +131,14 @@ def test_a_converted_export_reimports_unchanged(tmp_path: Path) -> None:
     assert first is not None
     assert import_file(tmp_path, [first], db).exit_code == 0
     assert Store(db).get_run(report.id) == first
+
+
+def test_an_implausible_stated_facility_energy_is_refused_with_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/s.sqlite"
+    report = energy_only("org/odd")
+    energy = report.energy.model_copy(update={"facility_kwh": Quantity.of(100.0, "kWh", "measured")})
+    result = import_file(tmp_path, [report.model_copy(update={"energy": energy}), energy_only("org/fine")], db)
+    assert result.exit_code == 1
+    assert ("skipped runs.jsonl: record 1: energy.facility_kwh: 100 is 10 x it_kwh, a PUE outside 1-5: "
+            "not converted (check the units of the two energies)") in result.stderr
+    assert [r.model_id for r in Store(db).iter_runs()] == ["org/fine"]
