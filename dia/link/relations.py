@@ -188,20 +188,24 @@ MAX_METHOD_CHARS = 32
 # A quantization's evidence in a tag, a library name or a model name, as a whole token.
 _QUANT = re.compile(r"(?<![a-z0-9])(gguf|ggml|gptq|awq|exl2|exllamav2|bnb|bitsandbytes|int4|int8|fp8|nf4|"
                     r"[48][-_ ]?bits?)(?![a-z0-9])")
-_QUANT_METHOD = {"ggml": "gguf", "exllamav2": "exl2", "bitsandbytes": "bnb", "4bit": "4bit", "8bit": "int8"}
+_QUANT_METHOD = {"ggml": "gguf", "exllamav2": "exl2", "bitsandbytes": "bnb", "8bit": "int8"}
+_QUANT_FORMATS = ("gguf", "gptq", "awq", "exl2", "fp8")
+_QUANT_RANK = ("gguf", "gptq", "awq", "exl2", "fp8", "bnb", "nf4", "int4", "int8", "4bit")
 _ADAPTER_TAGS = ("lora", "qlora", "adapter", "peft")
 _MERGE_TAGS = ("mergekit", "merge")
 # The Hub's own result, exposed as a tag: ``base_model:<relation>:<id>``.
 _HUB_TAG = re.compile(r"^base_model:(adapter|merge|quantized|finetune):.+$")
 
 
-def _quant_token(text: str) -> str | None:
-    m = _QUANT.search(text.lower())
-    if m is None:
-        return None
-    token = re.sub(r"[-_ ]|s$", "", m.group(1)) if "bit" in m.group(1) and m.group(1) != "bitsandbytes" \
-        else m.group(1)
-    return _QUANT_METHOD.get(token, token)
+def _quant_token(texts: Iterable[str]) -> str | None:
+    """The most specific quantization named in ``texts``: a format (gguf, gptq, ...) before bnb, before a bit width."""
+    found = []
+    for text in texts:
+        for m in _QUANT.finditer(text.lower()):
+            raw = m.group(1)
+            token = re.sub(r"[-_ ]|s$", "", raw) if raw.endswith(("bit", "bits")) else raw
+            found.append(_QUANT_METHOD.get(token, token))
+    return min(found, key=_QUANT_RANK.index) if found else None
 
 
 def _method(source: str, evidence: str) -> str:
@@ -219,9 +223,12 @@ def infer_relation(n_bases: int, *, tags: Iterable[str] = (), library_name: str 
     2. the repo's files (``files``, from ``--hub``): ``adapter_config.json`` -> adapter
        (``inferred:file:adapter_config``), ``*.gguf`` -> quantization (``inferred:file:gguf``);
     3. ``library_name: peft`` -> adapter (``inferred:library:peft``);
-    4. GGUF/GPTQ/AWQ/EXL2/bnb/4-bit/8-bit/int8 in a tag, ``library_name`` or the model name ->
+    4. a weight format (GGUF, GPTQ, AWQ, EXL2, FP8) in a tag, ``library_name`` or the model name ->
        quantization (``inferred:tag:gptq``, ``inferred:library:gguf``, ``inferred:name:awq``);
     5. a ``lora``/``qlora``/``adapter``/``peft`` tag -> adapter (``inferred:tag:lora``);
+    5b. bnb/bitsandbytes, 4-bit, 8-bit, int4/int8/nf4 (tag, library, name) -> quantization
+       (``inferred:tag:bnb``, ``inferred:name:4bit``, ``inferred:name:int8``): after the adapter tags,
+       because a QLoRA adapter is tagged 4-bit too;
     6. several bases -> merge (``inferred:bases:2``);
     7. one base with a ``mergekit``/``merge`` tag -> finetune, as the Hub (only several bases
        make a merge there): ``inferred:mergekit-1-base``;
@@ -258,12 +265,19 @@ def infer_relation(n_bases: int, *, tags: Iterable[str] = (), library_name: str 
         return Relation.QUANTIZATION, _method("file", "gguf")
     if library == "peft":
         return adapter("library", "peft")
-    for source, texts in (("tag", tag_list), ("library", [library]), ("name", [name])):
-        for text in texts:
-            if text and (token := _quant_token(text)) is not None:
-                return Relation.QUANTIZATION, _method(source, token)
+    # The most specific quantization wherever it is named (a GPTQ repo tagged only "4-bit" is gptq).
+    found = [(_QUANT_RANK.index(token), i, source, token)
+             for i, (source, texts) in enumerate((("tag", tag_list), ("library", [library]), ("name", [name])))
+             if (token := _quant_token(texts)) is not None]
+    quant = min(found)[2:] if found else None
+    # A weight format (gguf, gptq, ...) is a quantization whatever the tags; a bare bit width or
+    # bitsandbytes beside a lora tag is a QLoRA adapter's training setup, not its product.
+    if quant is not None and quant[1] in _QUANT_FORMATS:
+        return Relation.QUANTIZATION, _method(*quant)
     if any(t in _ADAPTER_TAGS for t in tag_list):
         return adapter("tag", next(t for t in tag_list if t in _ADAPTER_TAGS))
+    if quant is not None:
+        return Relation.QUANTIZATION, _method(*quant)
     if n_bases > 1:
         return Relation.MERGE, _method("bases", str(n_bases))
     if any(t in _MERGE_TAGS for t in tag_list):

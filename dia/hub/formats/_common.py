@@ -161,7 +161,7 @@ def relation(text: Any, where: str, warnings: list[str]) -> tuple[Relation, str 
     try:
         return parse_relation(str(text))
     except DIAError:
-        warnings.append(f"{where}: unknown relation {text!r} (lineage kept, relation guessed)")
+        warnings.append(f"{where}: unknown relation {text!r} (lineage kept, relation inferred)")
         return None
 
 
