@@ -6,7 +6,8 @@ Each card becomes at most one run report (``source="card"``, ``meter="card"``, t
 path relative to the ingest root as ``source_ref``) with a run id derived from the model id,
 so ingesting the same card again updates that run instead of adding one. Parents from
 ``base_model`` become lineage edges. A card that cannot be used is listed with its reason
-and skipped; the rest are ingested.
+and skipped; the rest are ingested. A card whose ``co2_eq_emissions`` cannot be read (an
+ambiguous unit) but that names its parents is listed too, and its edges are still stored.
 
 >>> import pathlib, tempfile
 >>> from dia.record.store import Store

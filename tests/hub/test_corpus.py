@@ -102,3 +102,15 @@ def test_figures_are_stored_in_kg_and_kwh(card: str, ingested: tuple[int, dict[s
     else:
         assert report.energy.it_kwh.value == pytest.approx(expected["energy_kwh"], rel=1e-9)
         assert report.energy.it_kwh.quality is Quality.REPORTED
+
+
+def test_every_store_holds_the_same_edges_and_figures(tmp_path: Path, store_url: str) -> None:
+    # PostgreSQL included: an inferred method must fit the edge table's 32-character column.
+    shutil.copytree(CORPUS, tmp_path / "cards")
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "cards"), "--db", store_url, "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["read"] == len(EXPECTED)
+    with Store(store_url) as store:
+        edges = {(e.child_id, e.parent_id): [e.relation, e.method] for e in store.edges()}
+        carbon = {r.model_id: r.carbon.total_kg.value for r in store.list_runs() if r.carbon is not None}
+    assert edges == {(_model_id(c), p): rel for c, e in EXPECTED.items() for p, rel in e.get("relations", {}).items()}
+    assert carbon == pytest.approx({_model_id(c): e["carbon_kg"] for c, e in EXPECTED.items() if "carbon_kg" in e})

@@ -2,7 +2,11 @@
 
 Reading accepts every real-world form of ``co2_eq_emissions`` (a bare number of grams,
 ``{emissions: ...}``, the full dict with extra keys, a string with a unit such as
-``"0.5 kg"``); writing emits the full dict for THIS model's own runs (never cumulative).
+``"0.5 kg"``, a ``unit``/``units`` key beside ``emissions``, ``energy_consumed`` in kWh or as
+``"3100 Wh"``); an ambiguous unit (``Mt``, ``tons``, ``lbs``) is refused, never guessed.
+Without ``base_model_relation`` the relation is inferred as the Hub does
+(:func:`dia.link.relations.infer_relation`). Writing emits the full dict for THIS model's
+own runs (never cumulative).
 
 >>> fig = read({"co2_eq_emissions": "0.5 kg"}, "README.md", [])
 >>> fig.carbon_total.value
