@@ -299,4 +299,4 @@ def plain_method(method: str | None) -> str | None:
     if not is_inferred(method):
         return method
     evidence = str(method).rpartition(":")[2]
-    return evidence if evidence in ADAPTER_METHODS[:-1] + QUANTIZATION_METHODS[:-1] + ("exl2", "4bit") else None
+    return evidence if evidence in ADAPTER_METHODS[:-1] + QUANTIZATION_METHODS[:-1] + ("exl2", "int4", "nf4", "4bit") else None
