@@ -80,6 +80,9 @@ def prior_gpu_hours(relation: str | None, method: str | None = None) -> float | 
     """The GPU-hour prior for a relation (method-specific where one exists)."""
     if relation is None:
         return None
+    from dia.link.relations import plain_method
+
+    method = plain_method(method)  # an inferred edge ("inferred:tag:qlora") keeps its sub-type's prior
     if method and f"{relation}:{method}" in GPU_HOUR_PRIORS:
         return GPU_HOUR_PRIORS[f"{relation}:{method}"]
     return GPU_HOUR_PRIORS.get(relation)

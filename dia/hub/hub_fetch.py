@@ -90,10 +90,30 @@ def _one_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+def repo_files(api: Any, repo: str) -> list[str] | None:
+    """The file names of a Hub model repo (one request), or ``None`` when they cannot be listed.
+
+    Evidence for a relation the card does not state (``*.gguf``, ``adapter_config.json``);
+    a failure here never costs the card, so every error is swallowed.
+    """
+    try:
+        info = api.model_info(repo, files_metadata=False)
+    except Exception:  # listing is optional evidence: the card is read without it
+        return None
+    siblings = getattr(info, "siblings", None)
+    if not siblings:
+        return None
+    return [s.rfilename for s in siblings if isinstance(getattr(s, "rfilename", None), str)]
+
+
 def iter_hub_cards(repo_ids: list[str], *, families: list[str] | None = None, endpoint: str | None = None,
                    token: str | bool | None = None, on_progress: Callable[[int, int], None] | None = None,
-                   on_missing: Callable[[str, str], None] | None = None) -> Iterator[tuple[str, str | None, str]]:
+                   on_missing: Callable[[str, str], None] | None = None,
+                   with_files: bool = False) -> Iterator[Any]:
     """Yield ``(source_ref, model_id, card_text)`` for each repo (and each family member).
+
+    With ``with_files=True`` each item has a fourth element, the repo's file names (one extra
+    request per repo, see :func:`repo_files`; ``None`` when they could not be listed).
 
     A repo that does not exist is reported to ``on_missing`` and skipped; a repo without a
     README.md yields an empty card. ``on_progress(done, total)`` is called once the repos
@@ -122,7 +142,8 @@ def iter_hub_cards(repo_ids: list[str], *, families: list[str] | None = None, en
             path = api.hf_hub_download(repo, "README.md")
         except RemoteEntryNotFoundError:
             _report(on_progress, done + 1, total)
-            yield ref, repo, ""  # no README.md: nothing to read, not an error
+            # No README.md: nothing to read, not an error (and no lineage to infer: no file list).
+            yield (ref, repo, "", None) if with_files else (ref, repo, "")
             continue
         except RepositoryNotFoundError as exc:  # GatedRepoError is a subclass
             reason = "gated repository (log in and accept its terms)" if isinstance(exc, GatedRepoError) \
@@ -144,6 +165,11 @@ def iter_hub_cards(repo_ids: list[str], *, families: list[str] | None = None, en
             _missing(on_missing, ref, f"cannot read the downloaded card ({exc.strerror or type(exc).__name__})")
             _report(on_progress, done + 1, total)
             continue
+        if with_files:
+            files = repo_files(api, repo)
+            _report(on_progress, done + 1, total)
+            yield ref, repo, text, files
+            continue
         _report(on_progress, done + 1, total)
         yield ref, repo, text
 
@@ -158,4 +184,4 @@ def _report(on_progress: Callable[[int, int], None] | None, done: int, total: in
         on_progress(done, total)
 
 
-__all__ = ["MAX_FAMILY_MODELS", "family_members", "iter_hub_cards"]
+__all__ = ["MAX_FAMILY_MODELS", "family_members", "iter_hub_cards", "repo_files"]

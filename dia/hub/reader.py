@@ -6,7 +6,8 @@ Each card becomes at most one run report (``source="card"``, ``meter="card"``, t
 path relative to the ingest root as ``source_ref``) with a run id derived from the model id,
 so ingesting the same card again updates that run instead of adding one. Parents from
 ``base_model`` become lineage edges. A card that cannot be used is listed with its reason
-and skipped; the rest are ingested.
+and skipped; the rest are ingested. A card whose ``co2_eq_emissions`` cannot be read (an
+ambiguous unit) but that names its parents is listed too, and its edges are still stored.
 
 >>> import pathlib, tempfile
 >>> from dia.record.store import Store
@@ -128,6 +129,7 @@ class _Item:
     model_id: str
     parents: list[tuple[str, str, str | None]]  # (parent id, relation, method)
     report: RunReport | None  # None: a lineage-only card
+    keep_runs: bool = False  # figures refused: keep what an earlier version of the card stored
 
 
 class _Ingester:
@@ -152,6 +154,11 @@ class _Ingester:
         where = parsed.source_ref or "card"
         self.summary.warnings.extend(parsed.warnings)
         parents = [(p.model_id, p.relation.value, p.method) for p in parsed.parents]
+        if parsed.refused is not None:
+            # Figures refused (an ambiguous unit): listed as skipped, the lineage is still stored.
+            self.skip(where, parsed.refused)
+            self._queue(_Item(where, parsed.model_id or "", parents, None, keep_runs=True))
+            return
         if parsed.reports:
             if parsed.format == "dia" and parsed.model_id in self.tracked():
                 self.summary.already_tracked.append(where)
@@ -210,7 +217,7 @@ class _Ingester:
             item.model_id, source="card", restate_edges=True,
             parents=tuple(Edge(item.model_id, p, rel, method, "card") for p, rel, method in item.parents),
             reports=() if item.report is None else (item.report,),
-            drop_runs=(card_run_id(item.model_id),) if item.report is None else (),
+            drop_runs=(card_run_id(item.model_id),) if item.report is None and not item.keep_runs else (),
         ) for item in batch]
         refused = self.store.bulk_save(records, skip_cycles=True)
         for refusal in refused:
@@ -316,9 +323,11 @@ def _ingest_report_file(path: Path, where: str, ingester: _Ingester, read_report
         ingester.skip(where, str(exc))
 
 
-def ingest_texts(cards: Iterable[tuple[str, str | None, str]], *, store: Store | str | None = None,
-                 summary: IngestSummary | None = None) -> IngestSummary:
-    """Ingest cards given as ``(source_ref, model_id, text)`` (used for Hub downloads).
+def ingest_texts(cards: Iterable[tuple[str, str | None, str] | tuple[str, str | None, str, list[str] | None]], *,
+                 store: Store | str | None = None, summary: IngestSummary | None = None) -> IngestSummary:
+    """Ingest cards given as ``(source_ref, model_id, text)`` or ``(source_ref, model_id, text, files)``
+    (used for Hub downloads; ``files``, the repo's file names or ``None``, is evidence for a relation
+    the card does not state).
 
     A :class:`~dia.errors.HubError` raised while iterating ``cards`` stops the ingest: what
     was read before it is stored, and the error is kept in ``summary.error``.
@@ -328,10 +337,12 @@ def ingest_texts(cards: Iterable[tuple[str, str | None, str]], *, store: Store |
     ingester = _Ingester(opened, summary)
     try:
         try:
-            for where, mid, text in cards:
+            for card in cards:
+                where, mid, text = card[0], card[1], card[2]
+                files = card[3] if len(card) > 3 else None
                 summary.read += 1
                 try:
-                    parsed = parse_card_text(text[:_READ_CHARS], model_id=mid, source_ref=where)
+                    parsed = parse_card_text(text[:_READ_CHARS], model_id=mid, source_ref=where, files=files)
                 except DIAError as exc:
                     ingester.skip(where, str(exc))
                     continue
@@ -357,7 +368,8 @@ def ingest_hub(repo_ids: Iterable[str], *, families: Iterable[str] = (), store: 
 
     summary = IngestSummary()
     cards = iter_hub_cards(list(repo_ids), families=list(families), endpoint=endpoint, token=token,
-                           on_progress=on_progress, on_missing=lambda ref, why: summary.skipped.append((ref, why)))
+                           on_progress=on_progress, on_missing=lambda ref, why: summary.skipped.append((ref, why)),
+                           with_files=True)
     return ingest_texts(cards, store=store, summary=summary)
 
 

@@ -9,11 +9,18 @@ maps it back down when a card is written (``None`` when no faithful mapping exis
 (<Relation.ADAPTER: 'adapter'>, 'lora')
 >>> to_hub_relation(Relation.INSTRUCTION_TUNING)
 'finetune'
+
+A card that names its bases but no relation gets one inferred as the Hub does
+(:func:`infer_relation`); the edge's ``method`` then says so and from what:
+
+>>> infer_relation(1, tags=["gguf", "llama"])
+(<Relation.QUANTIZATION: 'quantization'>, 'inferred:tag:gguf')
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import Enum
 
 from dia.errors import InvalidModelIdError, UnknownRelationError, did_you_mean
@@ -169,3 +176,127 @@ def parse_parent_spec(spec: str | tuple[str, str] | list[str]) -> tuple[str, Rel
             rel_text = Relation.FINETUNE.value
     rel, method = parse_relation(rel_text)
     return validate_model_id(mid), rel, method
+
+
+# -- inferring a relation the card does not state ---------------------------------------------
+
+# ``method`` of an inferred edge: ``inferred:<source>:<evidence>``, at most this long (the
+# store's column). Sources: hub-tag, file, library, tag, name, bases, mergekit-1-base, default.
+INFERRED_PREFIX = "inferred:"
+MAX_METHOD_CHARS = 32
+
+# A quantization's evidence in a tag, a library name or a model name, as a whole token.
+_QUANT = re.compile(r"(?<![a-z0-9])(gguf|ggml|gptq|awq|exl2|exllamav2|bnb|bitsandbytes|int4|int8|fp8|nf4|"
+                    r"[48][-_ ]?bits?)(?![a-z0-9])")
+_QUANT_METHOD = {"ggml": "gguf", "exllamav2": "exl2", "bitsandbytes": "bnb", "8bit": "int8"}
+_QUANT_FORMATS = ("gguf", "gptq", "awq", "exl2", "fp8")
+_QUANT_RANK = ("gguf", "gptq", "awq", "exl2", "fp8", "bnb", "nf4", "int4", "int8", "4bit")
+_ADAPTER_TAGS = ("lora", "qlora", "adapter", "peft")
+_MERGE_TAGS = ("mergekit", "merge")
+# The Hub's own result, exposed as a tag: ``base_model:<relation>:<id>``.
+_HUB_TAG = re.compile(r"^base_model:(adapter|merge|quantized|finetune):.+$")
+
+
+def _quant_token(texts: Iterable[str]) -> str | None:
+    """The most specific quantization named in ``texts``: a format (gguf, gptq, ...) before bnb, before a bit width."""
+    found = []
+    for text in texts:
+        for m in _QUANT.finditer(text.lower()):
+            raw = m.group(1)
+            token = re.sub(r"[-_ ]|s$", "", raw) if raw.endswith(("bit", "bits")) else raw
+            found.append(_QUANT_METHOD.get(token, token))
+    return min(found, key=_QUANT_RANK.index) if found else None
+
+
+def _method(source: str, evidence: str) -> str:
+    return f"{INFERRED_PREFIX}{source}:{evidence}"[:MAX_METHOD_CHARS]
+
+
+def infer_relation(n_bases: int, *, tags: Iterable[str] = (), library_name: str | None = None,
+                   model_id: str | None = None, files: Iterable[str] | None = None) -> tuple[Relation, str]:
+    """The relation of a model to its ``n_bases`` base(s) when its card states none, as the Hub infers it.
+
+    Returns ``(relation, method)``; ``method`` records that the relation was inferred and from
+    what (``inferred:<source>:<evidence>``, at most 32 characters). Evidence, strongest first:
+
+    1. the Hub's own tag ``base_model:<relation>:<id>`` -> that relation (``inferred:hub-tag:quantized``);
+    2. the repo's files (``files``, from ``--hub``): ``adapter_config.json`` -> adapter
+       (``inferred:file:adapter_config``), ``*.gguf`` -> quantization (``inferred:file:gguf``);
+    3. ``library_name: peft`` -> adapter (``inferred:library:peft``);
+    4. a weight format (GGUF, GPTQ, AWQ, EXL2, FP8) in a tag, ``library_name`` or the model name ->
+       quantization (``inferred:tag:gptq``, ``inferred:library:gguf``, ``inferred:name:awq``);
+    5. a ``lora``/``qlora``/``adapter``/``peft`` tag -> adapter (``inferred:tag:lora``);
+    5b. bnb/bitsandbytes, 4-bit, 8-bit, int4/int8/nf4 (tag, library, name) -> quantization
+       (``inferred:tag:bnb``, ``inferred:name:4bit``, ``inferred:name:int8``): after the adapter tags,
+       because a QLoRA adapter is tagged 4-bit too;
+    6. several bases -> merge (``inferred:bases:2``);
+    7. one base with a ``mergekit``/``merge`` tag -> finetune, as the Hub (only several bases
+       make a merge there): ``inferred:mergekit-1-base``;
+    8. else finetune (``inferred:default``).
+
+    An adapter tagged ``lora``/``qlora`` gets ``inferred:tag:lora`` / ``inferred:tag:qlora`` whatever
+    else marked it an adapter, so :func:`plain_method` finds its sub-type.
+
+    >>> infer_relation(1, library_name="peft", tags=["lora"])
+    (<Relation.ADAPTER: 'adapter'>, 'inferred:tag:lora')
+    >>> infer_relation(1, model_id="someone/Llama-3-8B-Instruct-GPTQ")
+    (<Relation.QUANTIZATION: 'quantization'>, 'inferred:name:gptq')
+    >>> infer_relation(2, tags=["mergekit"])
+    (<Relation.MERGE: 'merge'>, 'inferred:bases:2')
+    >>> infer_relation(1)
+    (<Relation.FINETUNE: 'finetune'>, 'inferred:default')
+    """
+    tag_list = [t.strip().lower() for t in tags if isinstance(t, str) and t.strip()]
+    library = library_name.strip().lower() if isinstance(library_name, str) else ""
+    name = (model_id or "").rpartition("/")[2]
+    file_names = [f.rpartition("/")[2].lower() for f in (files or ()) if isinstance(f, str)]
+    lora_tag = next((t for t in tag_list if t in ("lora", "qlora")), None)
+
+    def adapter(source: str, evidence: str) -> tuple[Relation, str]:
+        return Relation.ADAPTER, _method("tag", lora_tag) if lora_tag else _method(source, evidence)
+
+    hub = {m.group(1) for t in tag_list if (m := _HUB_TAG.match(t))}
+    if len(hub) == 1:
+        found = hub.pop()
+        return parse_relation(found)[0], _method("hub-tag", found)
+    if "adapter_config.json" in file_names:
+        return adapter("file", "adapter_config")
+    if any(f.endswith(".gguf") for f in file_names):
+        return Relation.QUANTIZATION, _method("file", "gguf")
+    if library == "peft":
+        return adapter("library", "peft")
+    # The most specific quantization wherever it is named (a GPTQ repo tagged only "4-bit" is gptq).
+    found = [(_QUANT_RANK.index(token), i, source, token)
+             for i, (source, texts) in enumerate((("tag", tag_list), ("library", [library]), ("name", [name])))
+             if (token := _quant_token(texts)) is not None]
+    quant = min(found)[2:] if found else None
+    # A weight format (gguf, gptq, ...) is a quantization whatever the tags; a bare bit width or
+    # bitsandbytes beside a lora tag is a QLoRA adapter's training setup, not its product.
+    if quant is not None and quant[1] in _QUANT_FORMATS:
+        return Relation.QUANTIZATION, _method(*quant)
+    if any(t in _ADAPTER_TAGS for t in tag_list):
+        return adapter("tag", next(t for t in tag_list if t in _ADAPTER_TAGS))
+    if quant is not None:
+        return Relation.QUANTIZATION, _method(*quant)
+    if n_bases > 1:
+        return Relation.MERGE, _method("bases", str(n_bases))
+    if any(t in _MERGE_TAGS for t in tag_list):
+        return Relation.FINETUNE, f"{INFERRED_PREFIX}mergekit-1-base"
+    return Relation.FINETUNE, f"{INFERRED_PREFIX}default"
+
+
+def is_inferred(method: str | None) -> bool:
+    """Whether an edge's relation was inferred (see :func:`infer_relation`) rather than stated."""
+    return isinstance(method, str) and method.startswith(INFERRED_PREFIX)
+
+
+def plain_method(method: str | None) -> str | None:
+    """The sub-type of an edge's method (``lora``, ``gguf``, ...), without the inference record.
+
+    >>> plain_method("inferred:tag:qlora"), plain_method("lora"), plain_method("inferred:library:peft")
+    ('qlora', 'lora', None)
+    """
+    if not is_inferred(method):
+        return method
+    evidence = str(method).rpartition(":")[2]
+    return evidence if evidence in ADAPTER_METHODS[:-1] + QUANTIZATION_METHODS[:-1] + ("exl2", "int4", "nf4", "4bit") else None

@@ -32,6 +32,8 @@ class MiniHub:
     endpoint: str = ""
     cards: dict[str, str] = field(default_factory=lambda: dict(CARDS))
     rate_limited: set[str] = field(default_factory=set)  # repos whose download answers 429
+    files: dict[str, list[str]] = field(default_factory=dict)  # repo -> its file list (model_info); else 404
+    broken_listing: set[str] = field(default_factory=set)  # repos whose model_info answers 500
     requests: list[str] = field(default_factory=list)
 
 
@@ -58,6 +60,17 @@ def _handler(hub: MiniHub) -> type[BaseHTTPRequestHandler]:
                 base = parse_qs(url.query).get("filter", [""])[0].removeprefix("base_model:")
                 body = json.dumps([{"id": c, "modelId": c} for c in CHILDREN.get(base, [])]).encode()
                 self._send(200, body, {"Content-Type": "application/json"})
+                return
+            if url.path.startswith("/api/models/"):
+                repo = url.path.removeprefix("/api/models/")
+                if repo in hub.broken_listing:
+                    self._send(500, b'{"error": "internal"}', {"Content-Type": "application/json"})
+                    return
+                if repo not in hub.files:
+                    self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
+                    return
+                info = {"id": repo, "modelId": repo, "siblings": [{"rfilename": f} for f in hub.files[repo]]}
+                self._send(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
                 return
             parts = url.path.strip("/").split("/")
             repo = "/".join(parts[:2])
@@ -173,3 +186,40 @@ def test_hub_fetch_does_not_import_the_cli() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_hub_file_list_decides_a_relation_the_card_does_not_state(
+        mini_hub: MiniHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda s: None)  # the 500 below is retried by the library
+    bare = "---\nbase_model: org/base\n---\n"
+    mini_hub.cards.update({"q/plain-name": bare, "a/plain-name": bare, "f/plain-name": bare, "x/unlisted": bare})
+    mini_hub.files.update({"q/plain-name": ["README.md", "model.Q4_K_M.gguf"],
+                           "a/plain-name": ["README.md", "adapter_config.json", "adapter_model.safetensors"],
+                           "f/plain-name": ["README.md", "config.json", "model.safetensors"]})
+    mini_hub.broken_listing.add("x/unlisted")
+    db = f"sqlite:///{tmp_path}/s.sqlite"
+    result = CliRunner().invoke(app, ["ingest", "--hub", "q/plain-name", "a/plain-name", "f/plain-name",
+                                      "x/unlisted", "--endpoint", mini_hub.endpoint, "--db", db])
+    assert result.exit_code == 0, result.output
+    with Store(db) as store:
+        edges = {e.child_id: (e.relation, e.method) for e in store.edges()}
+    # Before: all four were finetunes. A repo whose files cannot be listed keeps its card.
+    assert edges == {"q/plain-name": ("quantization", "inferred:file:gguf"),
+                     "a/plain-name": ("adapter", "inferred:file:adapter_config"),
+                     "f/plain-name": ("finetune", "inferred:default"),
+                     "x/unlisted": ("finetune", "inferred:default")}
+    listed = [r for r in mini_hub.requests if r.startswith("GET /api/models/")]
+    assert sorted(set(listed)) == sorted(f"GET /api/models/{r}" for r in
+                                         ("q/plain-name", "a/plain-name", "f/plain-name", "x/unlisted"))
+
+
+def test_iter_hub_cards_keeps_its_three_tuples_unless_files_are_asked(mini_hub: MiniHub) -> None:
+    from dia.hub.hub_fetch import iter_hub_cards
+
+    mini_hub.files["org/child"] = ["README.md", "adapter_config.json"]
+    assert [len(c) for c in iter_hub_cards(["org/child"], endpoint=mini_hub.endpoint)] == [3]
+    assert not any(r.startswith("GET /api/models/") for r in mini_hub.requests)  # no extra request
+    (item,) = iter_hub_cards(["org/child"], endpoint=mini_hub.endpoint, with_files=True)
+    assert item[:2] == ("hub:org/child/README.md", "org/child") and item[3] == ["README.md", "adapter_config.json"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dia.errors import CardError, DIAError
-from dia.link.relations import Relation, parse_relation, validate_model_id
+from dia.link.relations import Relation, infer_relation, parse_relation, validate_model_id
 from dia.record.report import (
     GPU,
     Factor,
@@ -161,7 +161,7 @@ def relation(text: Any, where: str, warnings: list[str]) -> tuple[Relation, str 
     try:
         return parse_relation(str(text))
     except DIAError:
-        warnings.append(f"{where}: unknown relation {text!r} (lineage kept, relation guessed)")
+        warnings.append(f"{where}: unknown relation {text!r} (lineage kept, relation inferred)")
         return None
 
 
@@ -185,9 +185,26 @@ def parent(model_id: Any, rel: tuple[Relation, str | None] | None, child: str | 
     return Parent(model_id=mid, relation=relation, method=method)
 
 
+def card_tags(meta: dict[str, Any]) -> list[str]:
+    """The card's ``tags`` as strings (a single string is one tag; anything else is ignored)."""
+    tags = meta.get("tags")
+    if isinstance(tags, str):
+        tags = [tags]
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
 def parse_parents(meta: dict[str, Any], child: str | None, where: str, warnings: list[str],
-                  relation_hint: Any = None) -> list[Parent]:
-    """Parents from ``base_model`` (+ ``base_model_relation``, or DIA's own relation)."""
+                  relation_hint: Any = None, files: list[str] | None = None) -> list[Parent]:
+    """Parents from ``base_model`` (+ ``base_model_relation``, or DIA's own relation).
+
+    Without a stated relation it is inferred as the Hub does (:func:`~dia.link.relations.infer_relation`)
+    from the card's ``tags``, ``library_name``, model id and, with ``--hub``, the repo's ``files``;
+    the edge's ``method`` records the inference (``inferred:tag:gguf``, ``inferred:default``, ...).
+
+    >>> [(p.relation.value, p.method) for p in parse_parents(
+    ...     {"base_model": "org/base", "library_name": "peft"}, "org/x", "README.md", [])]
+    [('adapter', 'inferred:library:peft')]
+    """
     bases = meta.get("base_model")
     if bases is None:
         return []
@@ -196,10 +213,13 @@ def parse_parents(meta: dict[str, Any], child: str | None, where: str, warnings:
     rel = relation(relation_hint, f"{where}: dia.relation", warnings) if relation_hint is not None else None
     if rel is None:
         rel = relation(meta.get("base_model_relation"), f"{where}: base_model_relation", warnings)
-    if rel is None and len(bases) > 1:
-        rel = (Relation.MERGE, None)  # the Hub's own reading of several bases
-    out = [p for b in bases if (p := parent(b, rel, child, f"{where}: base_model", warnings)) is not None]
-    return unique(out)
+    out = unique([p for b in bases if (p := parent(b, rel, child, f"{where}: base_model", warnings)) is not None])
+    if rel is None and out:
+        # Counted after dropping local paths, the card itself and repeats: only real bases make a merge.
+        inferred, method = infer_relation(len(out), tags=card_tags(meta), library_name=meta.get("library_name"),
+                                          model_id=child, files=files)
+        out = [Parent(model_id=p.model_id, relation=inferred, method=method) for p in out]
+    return out
 
 
 def unique(parents: list[Parent]) -> list[Parent]:

@@ -46,6 +46,9 @@ class ParsedCard:
     source_ref: str | None = None
     format: str | None = None  # "dia", "dia-v0.1", "hf" or None (lineage only)
     run_ids: list[str] = field(default_factory=list)  # DIA cards: the runs the figures came from
+    # The one-line reason the card's figures were refused (an ambiguous unit, ...) while its
+    # lineage was still read: the ingest lists the card as skipped and stores the edges only.
+    refused: str | None = None
 
 
 def card_run_id(model_id: str) -> str:
@@ -61,10 +64,14 @@ def metadata_model_id(meta: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: str) -> ParsedCard:
+def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: str,
+                   files: list[str] | None = None) -> ParsedCard:
     """Turn front matter into a :class:`ParsedCard` (reports carry the card as source).
 
-    ``model_id`` is used when the card does not name its model. Raises :class:`CardError`.
+    ``model_id`` is used when the card does not name its model. ``files`` (the repo's file
+    names, when known) is evidence for a relation the card does not state. Raises
+    :class:`CardError`, except when only the Hub's ``co2_eq_emissions`` cannot be read in a
+    card that names its parents: then the parents are kept and ``refused`` says why.
     """
     where = source_ref
     warnings: list[str] = []
@@ -96,10 +103,21 @@ def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: st
         parents = v01_format.read_parents(v01, mid, where, warnings)
     elif fig is None and v01 is not None:
         raise CardError(f"{where}: dia_report: expected a mapping")
-    if fig is None and (hub_fig := hf.read(meta, where, warnings)) is not None:
-        fmt, fig = hf.NAME, hub_fig
+    refused: str | None = None
+    if fig is None:
+        try:
+            hub_fig = hf.read(meta, where, warnings)
+        except CardError as exc:
+            hub_fig, refused = None, str(exc)
+        if hub_fig is not None:
+            fmt, fig = hf.NAME, hub_fig
     if parents is None:
-        parents = hf.read_parents(meta, mid, where, warnings)
+        parents = hf.read_parents(meta, mid, where, warnings, files=files)
+    if refused is not None:
+        if not parents or mid is None:
+            raise CardError(refused)
+        return ParsedCard(model_id=mid, parents=parents, warnings=warnings, source_ref=source_ref,
+                          run_ids=run_ids, refused=refused)
     if fig is not None and fig.empty:
         warnings.append(f"{where}: {fmt} block has no figures")
         fig = None
@@ -143,9 +161,11 @@ def _report(fig: Figures, model_id: str, parents: list[Parent], fmt: str, source
     )
 
 
-def parse_card_text(text: str, *, model_id: str | None, source_ref: str) -> ParsedCard:
-    """Parse a whole README.md (front matter + body)."""
-    return parse_metadata(frontmatter.read(text, source_ref), model_id=model_id, source_ref=source_ref)
+def parse_card_text(text: str, *, model_id: str | None, source_ref: str,
+                    files: list[str] | None = None) -> ParsedCard:
+    """Parse a whole README.md (front matter + body); ``files``: see :func:`parse_metadata`."""
+    return parse_metadata(frontmatter.read(text, source_ref), model_id=model_id, source_ref=source_ref,
+                          files=files)
 
 
 __all__ = ["ParsedCard", "card_run_id", "metadata_model_id", "parse_card_text", "parse_metadata"]

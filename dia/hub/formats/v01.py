@@ -27,6 +27,7 @@ from dia.hub.formats._common import (
     scrub,
     unique,
 )
+from dia.link.relations import plain_method
 from dia.record.report import GPU, Factor, Hardware, Location, Parent, Quantity
 
 NAME = "dia-v0.1"
@@ -130,8 +131,9 @@ def write(data: CardData) -> dict[str, Any]:
     lineage = []
     for p in parents:
         rel = _V01_RELATION.get(p["relation"])
-        if rel == "adapter" and p.get("method") in ("lora", "qlora"):
-            rel = p["method"]
+        # An inferred edge's method ("inferred:tag:lora") names its sub-type last.
+        if rel == "adapter" and (method := plain_method(p.get("method"))) in ("lora", "qlora"):
+            rel = method
         if rel is not None:
             lineage.append({"model": p["model_id"], "relation": rel})
     if lineage:
