@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from dia.convert import tables
+from dia.convert import embodied, tables
 from dia.convert.location import PROVIDER_OPERATOR, OnUnknown, Place, resolve_place
 from dia.errors import InvalidFactorError
 from dia.record.report import Factor
@@ -44,9 +44,6 @@ DEFAULT_CI_KG_PER_KWH = (0.475, 0.03, 0.80)
 DEFAULT_PUE = (1.2, 1.08, 1.6)
 DEFAULT_WUE_L_PER_KWH = (0.55, 0.0, 2.5)
 DEFAULT_EWIF_L_PER_KWH = (2.0, 0.5, 4.5)
-EMBODIED_RANGE_G_PER_GPU_HOUR = (4.0, 30.0)
-_GPUS_PER_NODE = 8
-_UTILISATION = 0.8
 
 # Our mix sources -> (technology, cooling) rows of the water table.
 _WATER_ROW = {"coal": ("coal", "generic"), "gas": ("natural gas", "generic"), "oil": ("oil", "generic"),
@@ -179,22 +176,8 @@ def _ewif(place: Place, hydro: Hydro) -> Factor:
                   note=f"hydro reservoir evaporation {'counted' if hydro == 'with' else 'not counted'}")
 
 
-def _embodied_row(prefix: str) -> dict[str, str]:
-    return next(r for r in tables.embodied_table() if r["item"].startswith(prefix))
-
-
 def _embodied(gpu_name: str | None) -> Factor:
-    gpu = _embodied_row("datacenter GPU")
-    node = _embodied_row("GPU server chassis")
-    per_gpu_kg = float(gpu["embodied_kgco2e"]) + float(node["embodied_kgco2e"]) / _GPUS_PER_NODE
-    life_h = float(gpu["lifetime_years"]) * 365 * 24 * _UTILISATION
-    value = per_gpu_kg * 1000 / life_h
-    low, high = EMBODIED_RANGE_G_PER_GPU_HOUR
-    return Factor(name="embodied_per_gpu_hour", value=value, low=min(low, value), high=max(high, value),
-                  unit="gCO2e/GPU-hour", source=f"{gpu['source']}; node: {node['source']}",
-                  year=int(gpu["year"]), granularity="hardware", key=gpu_name or "datacenter GPU",
-                  note=(f"{gpu['embodied_kgco2e']} kg per GPU + {node['embodied_kgco2e']} kg per {_GPUS_PER_NODE}-GPU node,"
-                        f" {gpu['lifetime_years']} years at {_UTILISATION:.0%} utilisation"))
+    return embodied.embodied_factor(gpu_name)
 
 
 def resolve_factors(
@@ -232,19 +215,23 @@ def resolve_factors(
 def gpu_tdp_w(name: str) -> float | None:
     """Board power of a GPU model from the bundled table, ``None`` when unknown.
 
-    Matches NVML-style names; with no form factor in the name, the first (SXM) row wins.
+    Matches NVML-style names with the embodied-carbon table's matcher
+    (:func:`dia.convert.embodied.match_length`); with no form factor in the name, the
+    first (SXM) row wins.
 
     >>> gpu_tdp_w("NVIDIA A100-SXM4-80GB"), gpu_tdp_w("NVIDIA H100 PCIe"), gpu_tdp_w("Banana")
     (400.0, 350.0, None)
+    >>> gpu_tdp_w("Tesla T4"), gpu_tdp_w("4 x A100"), gpu_tdp_w("NVIDIA A10")
+    (70.0, 400.0, 150.0)
     """
     wanted = tables.normalise_key(name)
     best: tuple[int, int, float] | None = None
     for row in tables.gpu_table():
-        model = tables.normalise_key(row["gpu"])
-        if model not in wanted:
+        length = embodied.match_length(row["gpu"], name)
+        if length is None:
             continue
         form = tables.normalise_key(row["form_factor"])
-        score = (len(model), int(bool(form) and form in wanted))
+        score = (length, int(bool(form) and form in wanted))
         if best is None or score > best[:2]:
             best = (*score, float(row["tdp_w"]))
     return best[2] if best else None

@@ -2,13 +2,14 @@
 
     facility_kwh   = it_kwh * PUE
     operational_kg = facility_kwh * CI
-    embodied_kg    = gpu_hours * embodied_g_per_gpu_hour / 1000
+    embodied_kg    = gpu_hours * embodied_g_per_gpu_hour / 1000   (per accelerator class)
     onsite_l       = it_kwh * WUE          (IT energy: WUE is defined per kWh of IT load)
     offsite_l      = facility_kwh * EWIF
 
 Intervals multiply endpoint-wise (all factors are positive); central values use central
 factors. Quality: a converted figure is as good as its energy, except that a factor
 from a generic default (unknown facility, unknown location) makes it ``estimated``.
+Embodied carbon is always ``estimated``: it is a per-class default, not a measurement.
 
 >>> fp = footprint(100.0, country="CAN", pue=1.1, wue=0.2)
 >>> round(fp.carbon.operational_kg.value, 2), round(fp.water.onsite_l.value, 1)
@@ -20,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dia.constants import UNIT_CARBON, UNIT_ENERGY, UNIT_WATER
+from dia.convert.embodied import GpuHours, embodied_carbon, gpu_hours_interval
 from dia.convert.factors import Hydro, OnUnknown, check_override, resolve_factors
 from dia.record.report import (
     Carbon,
@@ -74,7 +76,7 @@ def _scale(q: Quantity, f: Factor, unit: str, divisor: float = 1.0, *, quality: 
 def footprint(
     energy_kwh: float | Quantity,
     *,
-    gpu_hours: float | None = None,
+    gpu_hours: GpuHours | None = None,
     gpu_name: str | None = None,
     country: str | None = None,
     region: str | None = None,
@@ -94,6 +96,9 @@ def footprint(
     ``carbon_intensity`` is in kgCO2e/kWh. With no location argument the environment
     (``DIA_COUNTRY`` ...) or the config file is used; unknown names raise
     :class:`~dia.errors.UnknownLocationError` unless ``on_unknown="world"``.
+    ``gpu_hours`` is a number, a :class:`dia.Interval` or ``(value, low, high)``; with
+    ``gpu_name`` (an NVML or card name) it gives the embodied carbon of that accelerator
+    class, whose interval carries both the GPU-hours' and the factor's.
 
     >>> fp = footprint(1.0, carbon_intensity=0.5, pue=1.0)
     >>> fp.carbon.operational_kg.value, fp.level
@@ -106,7 +111,7 @@ def footprint(
     else:
         value = check_override("energy_kwh", energy_kwh)
         it = Quantity.of(value, UNIT_ENERGY, energy_quality)
-    gpu_h = 0.0 if gpu_hours is None else check_override("gpu_hours", gpu_hours)
+    gpu_h = gpu_hours_interval(gpu_hours)
     resolved = resolve_factors(country=country, region=region, cloud_provider=cloud_provider,
                                cloud_region=cloud_region, pue=pue, wue=wue, carbon_intensity=carbon_intensity,
                                hydro=hydro, gpu_name=gpu_name, on_unknown=on_unknown)
@@ -117,11 +122,12 @@ def footprint(
     facility = _scale(it, pue_f, UNIT_ENERGY, quality=_quality(it, pue_f))
     operational = _scale(facility, ci, UNIT_CARBON, quality=_quality(facility, ci))
     used = [ci, pue_f, wue_f, ewif_f]
-    embodied = None
-    if gpu_h > 0:
-        hours = Quantity.of(gpu_h, "GPU-hour", it.quality)
-        embodied = _scale(hours, emb_f, UNIT_CARBON, 1000.0, quality=_quality(hours, emb_f))
+    embodied = embodied_carbon(gpu_h, emb_f, unit=UNIT_CARBON)
+    notes = list(resolved.notes)
+    if embodied is not None:
         used.append(emb_f)
+        if emb_f.granularity == "default" and emb_f.note:
+            notes.append(f"embodied carbon: {emb_f.note}")
     total_carbon = operational + embodied if embodied is not None else operational
     onsite = _scale(it, wue_f, UNIT_WATER, quality=_quality(it, wue_f))
     offsite = _scale(facility, ewif_f, UNIT_WATER, quality=_quality(facility, ewif_f))
@@ -131,7 +137,7 @@ def footprint(
         water=Water(onsite_l=onsite, offsite_l=offsite, total_l=onsite + offsite),
         factors=used,
         location=resolved.place.location,
-        notes=list(resolved.notes),
+        notes=notes,
     )
 
 

@@ -13,9 +13,14 @@ The interval reflects the model's uncertainty:
 * TDP: a table match gives ``[0.8, 1.2] x TDP`` (turbo runs above TDP, light loads below);
   the per-CPU fallback gives ``[0.5, 2] x``.
 
-RAM power: 3/8 W per GB of installed RAM (eco2AI's figure) as the central value; the low
-end counts only the GB the process tree actually holds (RSS), the high end is CodeCarbon
-v3's ``5 W per 8 GB module, at least 10 W``.
+RAM power charges the run its share of the machine's memory, not the whole machine: the
+central value is 3/8 W per GB (eco2AI's figure) of the memory the process tree holds
+(its resident set, RSS), at least :data:`RAM_MIN_GB` (0.5 GB, about what a Python process
+with an ML stack loaded holds) and at most the installed RAM. The low end is the RSS
+itself, without the minimum. The high end is the whole machine's RAM power, what a run
+holding the machine alone would be charged: the larger of 3/8 W per installed GB and
+CodeCarbon v3's ``5 W per 8 GB module, at least 10 W``. So N concurrent runs are
+together charged about what their memory holds, never N times the machine's RAM.
 
 >>> from dia.measure.estimate import cpu_tdp_w
 >>> cpu_tdp_w("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz")
@@ -43,6 +48,7 @@ RAM_W_PER_GB = 3.0 / 8.0  # eco2AI
 RAM_W_PER_MODULE = 5.0  # CodeCarbon v3, one module per 8 GB
 RAM_MIN_W = 10.0  # CodeCarbon v3 minimum
 GB_PER_MODULE = 8.0
+RAM_MIN_GB = 0.5  # floor of a run's share: an interpreter with the ML stack loaded
 
 
 def _normalise(name: str) -> str:
@@ -141,13 +147,33 @@ class EstimateMeter(Meter):
         return value, low, high
 
     def ram_power_w(self, rss_bytes: float) -> tuple[float, float, float]:
-        """RAM watts (value, low, high) for the installed RAM and the tree's RSS."""
-        if not self.ram_gb:
-            return RAM_MIN_W, RAM_MIN_W * 0.5, RAM_MIN_W * 2.0
-        value = RAM_W_PER_GB * self.ram_gb
-        low = RAM_W_PER_GB * min(self.ram_gb, rss_bytes / 1e9)
-        high = max(RAM_MIN_W, RAM_W_PER_MODULE * math.ceil(self.ram_gb / GB_PER_MODULE), value)
+        """RAM watts (value, low, high): the run's share, from the tree's resident memory.
+
+        value: ``RAM_W_PER_GB x RSS`` (GB), at least ``RAM_MIN_GB`` and at most the installed
+        RAM; low: the RSS without the minimum; high: the whole machine's RAM power
+        (:meth:`machine_ram_power_w`), what an exclusive run would be charged.
+
+        >>> m = EstimateMeter(usage=lambda: Usage(0.0, 0.0), cpu_model="x", cpu_count=1, ram_gb=64.0)
+        >>> m.ram_power_w(4e9)
+        (1.5, 1.5, 40.0)
+        """
+        rss_gb = max(0.0, rss_bytes) / 1e9
+        installed = self.ram_gb or math.inf
+        share_gb = min(installed, max(rss_gb, RAM_MIN_GB))
+        value = RAM_W_PER_GB * share_gb
+        low = RAM_W_PER_GB * min(installed, rss_gb)
+        high = max(self.machine_ram_power_w(), value)
         return value, low, high
+
+    def machine_ram_power_w(self) -> float:
+        """The whole installed RAM's power: the larger of eco2AI's and CodeCarbon v3's figures.
+
+        Unknown installed RAM counts as CodeCarbon's minimum, doubled (10 W x 2).
+        """
+        if not self.ram_gb:
+            return 2.0 * RAM_MIN_W
+        modules = math.ceil(self.ram_gb / GB_PER_MODULE)
+        return max(RAM_MIN_W, RAM_W_PER_MODULE * modules, RAM_W_PER_GB * self.ram_gb)
 
     # -- window ---------------------------------------------------------------------------
 
@@ -156,7 +182,8 @@ class EstimateMeter(Meter):
             self._last = self._usage()
             self._last_t = self._clock()
             self.note(f"CPU and RAM energy estimated: {self.tdp_source}, load model TDP x (0.1 + 0.9 u^3); "
-                      f"RAM {RAM_W_PER_GB:g} W/GB of {self.ram_gb or 0:.1f} GB")
+                      f"RAM {RAM_W_PER_GB:g} W/GB of the run's resident memory (at least {RAM_MIN_GB:g} GB;"
+                      f" high end: all {self.ram_gb or 0:.1f} GB installed)")
 
     def _advance(self) -> tuple[list[float], list[float]]:
         """Integrate up to now and return the totals; the caller commits them."""

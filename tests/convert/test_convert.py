@@ -191,7 +191,11 @@ def test_gpu_board_power_lookup() -> None:
     assert gpu_tdp_w("NVIDIA A100-SXM4-80GB") == 400
     assert gpu_tdp_w("NVIDIA A10") == 150
     assert gpu_tdp_w("NVIDIA H100 PCIe") == 350
-    assert gpu_tdp_w("Tesla V100-SXM2-16GB") is None  # names without the vendor prefix are not guessed
+    # NVML's own names ("Tesla ...") and card names ("4 x A100") match; the vendor word is not required
+    assert gpu_tdp_w("Tesla V100-SXM2-16GB") == 300
+    assert gpu_tdp_w("Tesla V100-PCIE-32GB") == 250
+    assert gpu_tdp_w("4 x A100") == 400
+    assert gpu_tdp_w("NVIDIA GH200 480GB") is None  # a Grace Hopper superchip is not an H200
     assert gpu_tdp_w("banana") is None
 
 
