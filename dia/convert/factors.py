@@ -56,6 +56,8 @@ HYDRO_DEFAULT = "with_hydro_evaporation"
 HYDRO_OTHER = "without_hydro_evaporation"
 HYDRO_DEFAULT_SOURCE = ("WRI, Guidance for calculating water use embedded in purchased electricity"
                         " (Reig et al. 2020), as used by Li et al., Making AI Less Thirsty")
+OTHER_CONVENTION = {CI_LIFECYCLE: CI_DIRECT, CI_DIRECT: CI_LIFECYCLE, HYDRO_DEFAULT: HYDRO_OTHER,
+                    HYDRO_OTHER: HYDRO_DEFAULT}
 _EWIF_TECH_REL = 0.25  # spread of the per-technology water factors (Macknick et al. 2012)
 # World defaults: central, low, high (methodology.md section 2).
 DEFAULT_CI_KG_PER_KWH = (0.475, 0.03, 0.80)
@@ -194,19 +196,19 @@ def _carbon_intensity(place: Place, override: float | None) -> Factor:
     share = place.mix_grid.mix_share if place.mix_grid else {}
     if place.cloud is not None:
         c = place.cloud
-        note = ("provider figure is direct combustion (operational); lifecycle derived with IPCC AR5"
-                " medians on the grid's mix")
+        cloud_note = ("provider figure is direct combustion (operational); lifecycle derived with IPCC AR5"
+                      " medians on the grid's mix")
         return _ci_factor(c.carbon_intensity_g_per_kwh, c.values_g_per_kwh, 0.10, CI_DIRECT, share,
                           source=c.source, year=c.year, granularity="cloud_region",
-                          key=f"{c.provider}:{c.region}", licence=c.licence, note=note)
+                          key=f"{c.provider}:{c.region}", licence=c.licence, note=cloud_note)
     if place.grid is not None:
         g = place.grid
         convention = _grid_convention(g)
         note = None if convention == CI_LIFECYCLE else (
             "source figure is direct combustion; lifecycle derived with IPCC AR5 medians on the country's mix")
         return _ci_factor(g.carbon_intensity_g_per_kwh, (), 0.15 if g.level == "subnational" else 0.10,
-                          convention, share, source=g.source, year=g.year, granularity="subnational" if g.level == "subnational" else "country",
-                          key=g.key, licence=g.licence, note=note)
+                          convention, share, source=g.source, year=g.year,
+                          granularity="subnational" if g.level == "subnational" else "country", key=g.key, licence=g.licence, note=note)
     value, low, high = DEFAULT_CI_KG_PER_KWH
     direct = lifecycle_and_direct(value * 1000, CI_LIFECYCLE, {})[1] / 1000
     return Factor(name=name, value=value, low=min(low, direct), high=high, unit=unit, granularity="world",
