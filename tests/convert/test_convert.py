@@ -226,7 +226,8 @@ def test_cli_factors_json_list_and_errors() -> None:
     keys = {"carbon_intensity_kg_per_kwh", "pue", "wue_l_per_kwh", "ewif_l_per_kwh", "embodied_g_per_gpu_hour"}
     assert keys <= set(data)
     for key in keys:
-        assert set(data[key]) == {"value", "low", "high", "unit", "source", "granularity"}
+        assert set(data[key]) == {"value", "low", "high", "unit", "source", "granularity", "key", "convention",
+                                  "alternative"}
     assert data["carbon_intensity_kg_per_kwh"]["value"] == pytest.approx(0.170, abs=0.001)
 
     listed = json.loads(cli("factors", "--list", "--json").stdout)
