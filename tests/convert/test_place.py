@@ -102,6 +102,19 @@ def test_tracker_path_notes_the_conflict_and_uses_the_cloud_grid() -> None:
     assert ewif.value != pytest.approx(france)
 
 
+def test_a_tracked_run_with_a_contradicting_country_is_converted_on_the_cloud_grid() -> None:
+    import dia
+
+    # Before: the conversion failed inside the tracker and the run kept no carbon at all.
+    with dia.track("me/place", country="FRA", store=False, meter="estimate", **US_EAST_1) as run:
+        pass
+    report = run.report
+    assert report is not None and report.carbon is not None and report.water is not None
+    assert report.location.country == "USA" and not report.extra.get("degraded")
+    assert any("aws:us-east-1" in n and "FRA" in n for n in report.notes)
+    assert next(f for f in report.factors if f.name == "ewif").key == "USA"
+
+
 # -- same grid, honest granularity ----------------------------------------------------------------
 
 def test_granularity_says_which_level_each_factor_came_from() -> None:
