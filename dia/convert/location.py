@@ -10,6 +10,12 @@ if none of those is set, the ``[location]`` table of the config file (``DIA_CONF
 ``<user config dir>/dia/config.toml``). Sources are not mixed: the first that names
 anything describes the whole location. No network lookup is ever made.
 
+One place: a cloud region fixes the country and the grid (``cloud-region-grids.csv``
+names the sub-national grid it sits in, when DIA has one: ``aws:us-east-1`` -> Virginia).
+A country or region given beside it that lies elsewhere is a contradiction:
+:class:`ConflictingLocationError` naming both with ``on_unknown="raise"``, a note and the
+cloud region's grid with ``on_unknown="world"``. Repeating its own country is fine.
+
 Unknown names: with ``on_unknown="raise"`` (the default for the Python API and the CLI)
 an unknown country, region or cloud region raises :class:`UnknownLocationError` naming
 the closest known names. With ``on_unknown="world"`` (the tracker's path: measuring must
@@ -21,6 +27,8 @@ never fail) the grid falls back to the world default, the quality drops to
 ('CAN', 'country')
 >>> resolve_place(cloud_provider="google", cloud_region="europe-west9").location.country
 'FRA'
+>>> resolve_place(cloud_provider="aws", cloud_region="us-east-1", country="FRA", on_unknown="world").notes
+("cloud region aws:us-east-1 is in USA, not FRA; the cloud region's grid is used",)
 """
 
 from __future__ import annotations
