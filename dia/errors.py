@@ -46,6 +46,10 @@ class UnknownLocationError(DIAError, LookupError):
     """A country, sub-national region or cloud region DIA has no factors for."""
 
 
+class ConflictingLocationError(UnknownLocationError):
+    """A country or region given beside a cloud region that lies elsewhere (both are named)."""
+
+
 class InvalidFactorError(DIAError, ValueError):
     """A user-supplied factor override is negative, not a number or otherwise unusable."""
 

@@ -18,6 +18,8 @@ JSON_KEYS = {
     "ewif": "ewif_l_per_kwh",
     "embodied_per_gpu_hour": "embodied_g_per_gpu_hour",
 }
+# Per factor in --json: `alternative` is the figure under the other convention, in `unit`.
+JSON_FIELDS = ("value", "low", "high", "unit", "source", "granularity", "key", "convention", "alternative")
 
 
 def factors(
@@ -30,7 +32,8 @@ def factors(
     carbon_intensity: Annotated[float | None, typer.Option(
         "--carbon-intensity", help="Override the grid intensity in kgCO2e/kWh.")] = None,
     hydro: Annotated[str, typer.Option(
-        "--hydro", help="Hydro reservoir evaporation in the EWIF: both (interval), with, without.")] = "both",
+        "--hydro", help="Hydro reservoir evaporation in the EWIF: both (default: counted, interval over both"
+        " conventions), with, without (pin one).")] = "both",
     list_known: Annotated[bool, typer.Option("--list", help="List known countries, regions and cloud regions.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -46,8 +49,7 @@ def factors(
     location = resolved.place.location
     if as_json:
         out: dict[str, Any] = {
-            JSON_KEYS[name]: {k: getattr(f, k) for k in ("value", "low", "high", "unit", "source", "granularity")}
-            for name, f in resolved.factors.items()
+            JSON_KEYS[name]: {k: getattr(f, k) for k in JSON_FIELDS} for name, f in resolved.factors.items()
         }
         out["location"] = location.model_dump()
         out["notes"] = list(resolved.notes)
@@ -56,18 +58,41 @@ def factors(
     from rich import box
     from rich.table import Table
 
-    table = Table(title=f"Factors for {location.describe()} (level: {location.resolved_level})", box=box.SIMPLE)
+    # No edge and no edge padding: the widest place (and both convention names) fit 80 columns.
+    table = Table(title=f"Factors for {location.describe()} (level: {location.resolved_level})", box=box.SIMPLE,
+                  show_edge=False, pad_edge=False, collapse_padding=True)
     for col in ("factor", "value", "low-high", "unit", "granularity"):
         table.add_column(col, no_wrap=True)
     for name, f in resolved.factors.items():
         table.add_row(name, f"{f.value:.3g}", f"{f.low:.3g}-{f.high:.3g}", f.unit, f.granularity)
     print_table(table)
+    _print_conventions(resolved.factors)
     # Sources are long: listed below the table so the numbers stay on one line each.
     for name, f in resolved.factors.items():
         year = f" ({f.year})" if f.year else ""
         console.print(f"{name}: {f.source}{year}", highlight=False, soft_wrap=True)
     for note in resolved.notes:
         console.print(f"note: {note}", highlight=False)
+
+
+def _print_conventions(factors: dict[str, Any]) -> None:
+    """Each factor's convention and its figure under the other one (a second table: 80 columns)."""
+    from rich import box
+    from rich.table import Table
+
+    from dia.convert.factors import OTHER_CONVENTION
+
+    rows = [(name, f) for name, f in factors.items() if f.convention]
+    if not rows:
+        return
+    table = Table(title="Conventions (the other figure is inside low-high unless pinned)", box=box.SIMPLE, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
+    for col in ("factor", "convention", "other convention", "value"):
+        table.add_column(col, no_wrap=True)
+    for name, f in rows:
+        other = "" if f.alternative is None else f"{f.alternative:.3g}"
+        table.add_row(name, f.convention, OTHER_CONVENTION.get(f.convention, ""), other)
+    print_table(table)
 
 
 def _print_known(as_json: bool) -> None:

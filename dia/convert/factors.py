@@ -14,9 +14,17 @@ factor                       unit                  most specific source first
 Intervals: annual grid averages stand in for the hours a run actually used, so place
 factors get at least +-10 % (sub-national +-15 %; several published figures for a cloud
 region span their range). Defaults carry the ranges of ``methodology.md`` section 2.
-EWIF: with ``hydro="both"`` (the default) the interval runs from the mix without
-reservoir evaporation to the mix with it, and the central value is their midpoint;
-``"with"``/``"without"`` pick one convention (+-25 % for the per-technology factors).
+
+Conventions (``Factor.convention``; the other convention's figure is ``Factor.alternative``):
+
+* carbon intensity is **lifecycle** (IPCC AR5 WGIII Annex III scope: fuel chain and
+  construction on top of the stack). Sources given as direct combustion (eGRID states,
+  cloud providers' grid figures) are converted with AR5 medians on the grid's generation
+  mix (``scope_split``); the direct-combustion figure always lies inside the interval.
+* EWIF counts **hydro reservoir evaporation** (``with_hydro_evaporation``, the WRI
+  guidance convention). With ``hydro="both"`` (the default) the interval is the union of
+  both conventions' intervals; ``"with"``/``"without"`` pin one convention (+-25 % for
+  the per-technology factors).
 
 >>> f = resolve_factors(country="CAN")
 >>> f.factors["carbon_intensity"].value, f.factors["carbon_intensity"].granularity
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from dia.convert import embodied, tables
@@ -39,6 +48,17 @@ HYDRO_CONVENTIONS: tuple[str, ...] = ("both", "with", "without")
 FACTOR_NAMES: tuple[str, ...] = ("carbon_intensity", "pue", "wue", "ewif", "embodied_per_gpu_hour")
 
 _METHODOLOGY = "DIA methodology defaults (methodology.md section 2)"
+
+# Conventions (docs/conversion.md): one default each, the other figure kept beside it.
+CI_LIFECYCLE = "lifecycle"  # DIA's default: IPCC AR5 lifecycle scope, as Ember's country figures
+CI_DIRECT = "direct_combustion"  # stack emissions only: eGRID rates, cloud providers' grid figures
+HYDRO_DEFAULT = "with_hydro_evaporation"
+HYDRO_OTHER = "without_hydro_evaporation"
+HYDRO_DEFAULT_SOURCE = ("WRI, Guidance for calculating water use embedded in purchased electricity"
+                        " (Reig et al. 2020), as used by Li et al., Making AI Less Thirsty")
+OTHER_CONVENTION = {CI_LIFECYCLE: CI_DIRECT, CI_DIRECT: CI_LIFECYCLE, HYDRO_DEFAULT: HYDRO_OTHER,
+                    HYDRO_OTHER: HYDRO_DEFAULT}
+_EWIF_TECH_REL = 0.25  # spread of the per-technology water factors (Macknick et al. 2012)
 # World defaults: central, low, high (methodology.md section 2).
 DEFAULT_CI_KG_PER_KWH = (0.475, 0.03, 0.80)
 DEFAULT_PUE = (1.2, 1.08, 1.6)
@@ -84,28 +104,114 @@ def _explicit(name: str, value: float, unit: str) -> Factor:
                   granularity="explicit")
 
 
+@cache
+def _scope_table() -> dict[str, tuple[float, float]]:
+    """Mix source -> (lifecycle, direct) gCO2e/kWh, IPCC AR5 WGIII Annex III medians."""
+    return {r["source"]: (float(r["lifecycle_g_per_kwh"]), float(r["direct_g_per_kwh"]))
+            for r in tables._read_csv("ci-scope-by-source.csv")}
+
+
+@cache
+def world_mix() -> dict[str, float]:
+    """Generation shares of the world: the country mixes weighted by their generation."""
+    data = tables._codecarbon_json("data/private_infra/global_energy_mix.json", "get_global_energy_mix_data")
+    twh: dict[str, float] = {}
+    for iso, grid in tables.country_grids().items():
+        total = float(data.get(iso, data.get(iso.lower(), {})).get("total_TWh") or 0.0)
+        for source, share in grid.mix_share.items():
+            twh[source] = twh.get(source, 0.0) + share * total
+    total = sum(twh.values())
+    return {k: v / total for k, v in twh.items()}
+
+
+def scope_split(share: dict[str, float]) -> tuple[float, float]:
+    """(lifecycle/direct ratio of the mix's fuel-burning part, g/kWh of the part that burns nothing).
+
+    lifecycle = direct x ratio + upstream: combustion plants carry their fuel chain on top
+    of the stack emissions; the others carry only construction and supply chain.
+
+    >>> ratio, upstream = scope_split({"gas": 1.0})
+    >>> round(ratio, 3), upstream
+    (1.324, 0.0)
+    """
+    table = _scope_table()
+    lc_burn = direct_burn = upstream = 0.0
+    for source, fraction in share.items():
+        lifecycle, direct = table.get(source, table["other"])
+        if direct > 0:
+            lc_burn += fraction * lifecycle
+            direct_burn += fraction * direct
+        else:
+            upstream += fraction * lifecycle
+    if direct_burn <= 0:  # nothing burnt in the mix: gas, the larger upstream share, is the cautious side
+        lifecycle, direct = table["gas"]
+        return lifecycle / direct, upstream
+    return lc_burn / direct_burn, upstream
+
+
+def lifecycle_and_direct(g_per_kwh: float, convention: str, share: dict[str, float]) -> tuple[float, float]:
+    """A grid intensity in gCO2e/kWh under both conventions: (lifecycle, direct combustion).
+
+    The split of the grid's generation mix (``scope_split``; the world mix when none is
+    known) turns the source's figure into the other convention.
+
+    >>> lifecycle, direct = lifecycle_and_direct(370.0, CI_DIRECT, {"gas": 1.0})
+    >>> round(lifecycle), direct
+    (490, 370.0)
+    """
+    ratio, upstream = scope_split(share or world_mix())
+    if convention == CI_LIFECYCLE:
+        return g_per_kwh, max(0.0, (g_per_kwh - upstream) / ratio)
+    return g_per_kwh * ratio + upstream, g_per_kwh
+
+
+def _grid_convention(grid: tables.Grid) -> str:
+    # eGRID's output emission rates count the stack only; Ember's country figures and
+    # codecarbon's per-source factors are lifecycle figures.
+    return CI_DIRECT if "egrid" in grid.source.lower() else CI_LIFECYCLE
+
+
+def _ci_factor(central_g: float, others_g: tuple[float, ...], rel: float, convention: str,
+               share: dict[str, float], **meta: object) -> Factor:
+    """A carbon intensity in DIA's convention (lifecycle), the other convention as alternative.
+
+    The interval is +-``rel`` around the central value, widened to every other published
+    figure (in the same convention) and to the other convention's figure.
+    """
+    lifecycle, direct = (v / 1000 for v in lifecycle_and_direct(central_g, convention, share))
+    values = [lifecycle_and_direct(v, convention, share)[0] / 1000 for v in others_g]
+    low, high = _spread(lifecycle, rel)
+    return Factor(name="carbon_intensity", value=lifecycle, low=min(low, direct, *values),
+                  high=max(high, direct, *values), unit="kgCO2e/kWh", convention=CI_LIFECYCLE,
+                  alternative=direct, **meta)  # type: ignore[arg-type]
+
+
 def _carbon_intensity(place: Place, override: float | None) -> Factor:
     name, unit = "carbon_intensity", "kgCO2e/kWh"
     if override is not None:
         return _explicit(name, override, unit)
+    share = place.mix_grid.mix_share if place.mix_grid else {}
     if place.cloud is not None:
         c = place.cloud
-        values = [v / 1000 for v in c.values_g_per_kwh]
-        central = c.carbon_intensity_g_per_kwh / 1000
-        low, high = _spread(central, 0.10)
-        return Factor(name=name, value=central, low=min(low, *values), high=max(high, *values), unit=unit,
-                      source=c.source, year=c.year, granularity="cloud_region",
-                      key=f"{c.provider}:{c.region}", licence=c.licence)
+        cloud_note = ("provider figure is direct combustion (operational); lifecycle derived with IPCC AR5"
+                      " medians on the grid's mix")
+        return _ci_factor(c.carbon_intensity_g_per_kwh, c.values_g_per_kwh, 0.10, CI_DIRECT, share,
+                          source=c.source, year=c.year, granularity="cloud_region",
+                          key=f"{c.provider}:{c.region}", licence=c.licence, note=cloud_note)
     if place.grid is not None:
         g = place.grid
-        central = g.carbon_intensity_g_per_kwh / 1000
-        low, high = _spread(central, 0.15 if g.level == "subnational" else 0.10)
-        return Factor(name=name, value=central, low=low, high=high, unit=unit, source=g.source, year=g.year,
-                      granularity="subnational" if g.level == "subnational" else "country",
-                      key=g.key, licence=g.licence)
+        convention = _grid_convention(g)
+        note = None if convention == CI_LIFECYCLE else (
+            "source figure is direct combustion; lifecycle derived with IPCC AR5 medians on the country's mix")
+        return _ci_factor(g.carbon_intensity_g_per_kwh, (), 0.15 if g.level == "subnational" else 0.10,
+                          convention, share, source=g.source, year=g.year,
+                          granularity="subnational" if g.level == "subnational" else "country", key=g.key, licence=g.licence, note=note)
     value, low, high = DEFAULT_CI_KG_PER_KWH
-    return Factor(name=name, value=value, low=low, high=high, unit=unit, granularity="world", key="world",
-                  source="world average grid intensity (IEA 2019; also CodeCarbon's fallback)", year=2019,
+    direct = lifecycle_and_direct(value * 1000, CI_LIFECYCLE, {})[1] / 1000
+    return Factor(name=name, value=value, low=min(low, direct), high=high, unit=unit, granularity="world",
+                  key="world", convention=CI_LIFECYCLE, alternative=direct,
+                  source="world average grid intensity (IEA 2019; also CodeCarbon's fallback; the generation-"
+                         "weighted mean of the lifecycle country figures is 481 g/kWh)", year=2019,
                   note="location unknown: the interval spans near-zero-carbon to coal-heavy grids")
 
 
@@ -160,20 +266,26 @@ def _ewif(place: Place, hydro: Hydro) -> Factor:
     if grid is None or not grid.mix_share:
         value, low, high = DEFAULT_EWIF_L_PER_KWH
         return Factor(name="ewif", value=value, low=low, high=high, unit="L/kWh", source=_METHODOLOGY,
-                      granularity="world", key="world", note="no generation mix: typical mixes, hydro evaporation excluded")
+                      granularity="world", key="world",
+                      note="no generation mix: typical mixes; the interval covers both hydro conventions")
     without = ewif_of_mix(grid.mix_share, with_hydro=False)
     with_ = ewif_of_mix(grid.mix_share, with_hydro=True)
     source = f"{grid.source} mix x Macknick et al. 2012 water consumption per technology"
     granularity: Literal["subnational", "country"] = "subnational" if grid.level == "subnational" else "country"
-    if hydro == "both":
-        return Factor(name="ewif", value=(without + with_) / 2, low=without, high=with_, unit="L/kWh",
-                      source=source, year=grid.year, granularity=granularity, key=grid.key,
-                      note="interval: without to with hydro reservoir evaporation; central: their midpoint")
-    chosen = with_ if hydro == "with" else without
-    low, high = _spread(chosen, 0.25)
+    pinned = hydro in ("with", "without")
+    counted = hydro != "without"  # "both" is the default convention: evaporation counted
+    chosen, other = (with_, without) if counted else (without, with_)
+    if pinned:
+        low, high = _spread(chosen, _EWIF_TECH_REL)
+        note = f"hydro reservoir evaporation {'counted' if counted else 'not counted'} (pinned)"
+    else:
+        # The union of both conventions' intervals: the central value is the default's.
+        low, high = without * (1 - _EWIF_TECH_REL), with_ * (1 + _EWIF_TECH_REL)
+        note = (f"central: {HYDRO_DEFAULT} ({HYDRO_DEFAULT_SOURCE}); interval: both hydro conventions"
+                f" +-{_EWIF_TECH_REL:.0%}")
     return Factor(name="ewif", value=chosen, low=low, high=high, unit="L/kWh", source=source, year=grid.year,
-                  granularity=granularity, key=grid.key,
-                  note=f"hydro reservoir evaporation {'counted' if hydro == 'with' else 'not counted'}")
+                  granularity=granularity, key=grid.key, note=note, alternative=other,
+                  convention=HYDRO_DEFAULT if counted else HYDRO_OTHER)
 
 
 def _embodied(gpu_name: str | None) -> Factor:

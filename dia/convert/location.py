@@ -10,6 +10,12 @@ if none of those is set, the ``[location]`` table of the config file (``DIA_CONF
 ``<user config dir>/dia/config.toml``). Sources are not mixed: the first that names
 anything describes the whole location. No network lookup is ever made.
 
+One place: a cloud region fixes the country and the grid (``cloud-region-grids.csv``
+names the sub-national grid it sits in, when DIA has one: ``aws:us-east-1`` -> Virginia).
+A country or region given beside it that lies elsewhere is a contradiction:
+:class:`ConflictingLocationError` naming both with ``on_unknown="raise"``, a note and the
+cloud region's grid with ``on_unknown="world"``. Repeating its own country is fine.
+
 Unknown names: with ``on_unknown="raise"`` (the default for the Python API and the CLI)
 an unknown country, region or cloud region raises :class:`UnknownLocationError` naming
 the closest known names. With ``on_unknown="world"`` (the tracker's path: measuring must
@@ -21,12 +27,15 @@ never fail) the grid falls back to the world default, the quality drops to
 ('CAN', 'country')
 >>> resolve_place(cloud_provider="google", cloud_region="europe-west9").location.country
 'FRA'
+>>> resolve_place(cloud_provider="aws", cloud_region="us-east-1", country="FRA", on_unknown="world").notes
+("cloud region aws:us-east-1 is in USA, not FRA; the cloud region's grid is used",)
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +47,7 @@ else:  # tomllib is new in 3.11; tomli is the same parser under its PyPI name
 from dia import settings
 from dia.constants import APP_NAME
 from dia.convert import tables
-from dia.errors import UnknownLocationError, did_you_mean
+from dia.errors import ConflictingLocationError, UnknownLocationError, did_you_mean
 from dia.record.report import Location
 
 OnUnknown = Literal["raise", "world"]
@@ -135,6 +144,11 @@ def resolve_place(
             raise UnknownLocationError(message)
         notes.append(f"{message}; ignored")
 
+    def conflict(message: str) -> None:
+        if on_unknown == "raise":
+            raise ConflictingLocationError(message)
+        notes.append(f"{message}; the cloud region's grid is used")
+
     provider = None
     if cloud_provider:
         provider = _PROVIDERS.get(tables.normalise_key(cloud_provider))
@@ -158,17 +172,31 @@ def resolve_place(
         if country_grid is None:
             unknown(f"unknown country {country!r}{did_you_mean(country.upper(), _country_names())}"
                     " (use an ISO 3166-1 alpha-3 code; `dia factors --list` shows them)")
+        elif cloud is not None and country_grid.key != cloud.country:
+            conflict(f"cloud region {cloud.provider}:{cloud.region} is in {cloud.country}, not {country_grid.key}")
+            country_grid = None
 
+    # A cloud region fixes the grid: the sub-national one it sits in, when DIA has it.
+    cloud_grid = _cloud_grid(cloud) if cloud is not None else None
     sub_grid = None
     if region:
-        within = country_grid.key if country_grid else (cloud.country if cloud else None)
+        within = cloud.country if cloud else (country_grid.key if country_grid else None)
         sub_grid = _find_region(region, within)
+        if sub_grid is None and cloud is not None:
+            sub_grid = _find_region(region, None)  # a region elsewhere contradicts the cloud region
         if sub_grid is None:
             names = [g.aliases[0] if g.aliases else g.key for g in tables.subnational_grids().values()
                      if within in (None, g.country)]
             names += [g.name for g in tables.subnational_grids().values() if within in (None, g.country)]
             scope = f" in {within}" if within else ""
             unknown(f"unknown region {region!r}{scope}{did_you_mean(region, names)}")
+        elif cloud is not None and (sub_grid.country != cloud.country or (
+                cloud_grid is not None and sub_grid.key != cloud_grid.key)):
+            where = (f"{cloud_grid.key} ({cloud.country})" if cloud_grid is not None else cloud.country)
+            conflict(f"cloud region {cloud.provider}:{cloud.region} is in {where},"
+                     f" not {sub_grid.key} ({sub_grid.country})")
+            sub_grid = None
+    sub_grid = cloud_grid or sub_grid
 
     country_code = (cloud.country if cloud else None) or (sub_grid.country if sub_grid else None) or (
         country_grid.key if country_grid else None)
@@ -240,3 +268,15 @@ def _find_cloud(provider: str | None, region: str) -> tables.CloudRegion | None:
     # Region names are distinct across providers (us-east-1 vs us-east1 vs eastus).
     matches = [r for (p, key), r in regions.items() if key == wanted]
     return matches[0] if len(matches) == 1 else None
+
+
+@cache
+def _cloud_grids() -> dict[tuple[str, str], str]:
+    """(provider, normalised region) -> key of the sub-national grid the region sits in."""
+    return {(row["provider"], tables.normalise_key(row["region"])): row["grid"]
+            for row in tables._read_csv("cloud-region-grids.csv")}
+
+
+def _cloud_grid(cloud: tables.CloudRegion) -> tables.Grid | None:
+    key = _cloud_grids().get((cloud.provider, tables.normalise_key(cloud.region)))
+    return tables.subnational_grids().get(key) if key else None

@@ -263,11 +263,28 @@ class Factor(BaseModel):
     key: str | None = Field(default=None, description="the location or hardware it applies to")
     licence: str | None = None
     note: str | None = None
+    convention: str | None = Field(
+        default=None,
+        description="the accounting convention of `value`: for carbon_intensity `lifecycle` (DIA's default) or"
+        " `direct_combustion`; for ewif `with_hydro_evaporation` (DIA's default) or `without_hydro_evaporation`",
+    )
+    alternative: float | None = Field(
+        default=None,
+        description="the same factor under the other convention, in `unit` (kgCO2e/kWh for carbon_intensity,"
+        " L/kWh for ewif); inside low-high unless the user pinned a convention",
+    )
 
     @field_validator("value", "low", "high")
     @classmethod
     def _finite_non_negative(cls, v: float) -> float:
         if not math.isfinite(v) or v < 0:
+            raise ValueError(f"must be a finite, non-negative number (got {v})")
+        return v
+
+    @field_validator("alternative")
+    @classmethod
+    def _alternative_finite(cls, v: float | None) -> float | None:
+        if v is not None and (not math.isfinite(v) or v < 0):
             raise ValueError(f"must be a finite, non-negative number (got {v})")
         return v
 

@@ -96,7 +96,9 @@ def convert(report: RunReport, options: dict[str, Any]) -> RunReport:
     except ImportError:
         return _noted(report, "dia.convert is not available: carbon and water not computed")
     gpu_name = report.hardware.gpus[0].name if report.hardware.gpus else None
-    fp = footprint(report.energy.it_kwh, gpu_hours=report.gpu_hours or 0.0, gpu_name=gpu_name,
+    # Measuring never fails on a place: unknown or contradicting names become a note (world
+    # default, or the cloud region's grid), as in convert_report.
+    fp = footprint(report.energy.it_kwh, gpu_hours=report.gpu_hours or 0.0, gpu_name=gpu_name, on_unknown="world",
                    **{k: v for k, v in options.items() if v is not None})
     return fp.apply(report)
 

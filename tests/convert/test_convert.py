@@ -49,10 +49,12 @@ def test_every_bundled_country_converts() -> None:
 
 
 def test_gcp_region_uses_googles_published_figure() -> None:
-    # Google's 2024 region carbon data: europe-west9 (Paris) 16.3 gCO2e/kWh.
+    # Google's 2024 region carbon data: europe-west9 (Paris) 16.3 gCO2e/kWh, direct combustion
+    # ("operational"); DIA's central value is the lifecycle figure, Google's kept beside it.
     resolved = resolve_factors(cloud_provider="gcp", cloud_region="europe-west9")
     f = resolved.factors["carbon_intensity"]
-    assert f.value == pytest.approx(0.0163)
+    assert f.alternative == pytest.approx(0.0163) and f.convention == "lifecycle"
+    assert f.value > f.alternative and f.low <= f.alternative <= f.high
     assert f.granularity == "cloud_region" and "Google" in f.source
     assert resolved.place.location.country == "FRA"
     # The operator's PUE applies to a cloud region.
@@ -66,9 +68,10 @@ def test_all_three_clouds_resolve() -> None:
 
 
 def test_resolution_order_most_specific_first() -> None:
-    assert footprint(1.0, country="USA", region="california", cloud_provider="gcp", cloud_region="us-west1",
+    # us-west1 is in Oregon: a region beside it must agree (test_place.py checks a contradiction).
+    assert footprint(1.0, country="USA", region="oregon", cloud_provider="gcp", cloud_region="us-west1",
                      carbon_intensity=0.1).level == "explicit"
-    assert footprint(1.0, country="USA", region="california", cloud_provider="gcp",
+    assert footprint(1.0, country="USA", region="oregon", cloud_provider="gcp",
                      cloud_region="us-west1").level == "cloud_region"
     sub = footprint(1.0, country="CAN", region="quebec")
     assert sub.level == "subnational" and sub.location.region == "quebec"
@@ -142,7 +145,10 @@ def test_hydro_convention_switch_on_a_hydro_heavy_grid() -> None:
     # methodology.md section 4: Norway 0.02 L/kWh without reservoir evaporation, 15.1 with.
     assert without.value == pytest.approx(0.02, abs=0.01)
     assert with_.value == pytest.approx(15.1, rel=0.02)
-    assert (both.low, both.high) == pytest.approx((without.value, with_.value))
+    # The default's central value is the named convention (evaporation counted), not a midpoint;
+    # the interval is the union of both conventions' +-25 % intervals.
+    assert both.value == pytest.approx(with_.value) and both.alternative == pytest.approx(without.value)
+    assert (both.low, both.high) == pytest.approx((without.low, with_.high))
     assert "hydro" in (both.note or "")
     with pytest.raises(InvalidFactorError, match="hydro"):
         resolve_factors(country="NOR", hydro="sometimes")  # type: ignore[arg-type]
@@ -224,7 +230,8 @@ def test_cli_factors_json_list_and_errors() -> None:
     keys = {"carbon_intensity_kg_per_kwh", "pue", "wue_l_per_kwh", "ewif_l_per_kwh", "embodied_g_per_gpu_hour"}
     assert keys <= set(data)
     for key in keys:
-        assert set(data[key]) == {"value", "low", "high", "unit", "source", "granularity"}
+        assert set(data[key]) == {"value", "low", "high", "unit", "source", "granularity", "key", "convention",
+                                  "alternative"}
     assert data["carbon_intensity_kg_per_kwh"]["value"] == pytest.approx(0.170, abs=0.001)
 
     listed = json.loads(cli("factors", "--list", "--json").stdout)
