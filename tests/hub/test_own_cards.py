@@ -84,7 +84,7 @@ def written(tmp_path: Path) -> Any:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_carries_the_ids_of_its_runs(written: Any, fmt: str) -> None:
-    db, runs, write = written
+    _db, runs, write = written
     meta = frontmatter.read(write(fmt).read_text(encoding="utf-8"), "README.md")
     ids = sorted(r.id for r in runs)
     if fmt in ("hf", "both"):
@@ -117,12 +117,12 @@ def test_own_card_ingested_back_adds_nothing(written: Any, fmt: str, tmp_path: P
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_own_card_holding_some_of_its_runs_is_refused(written: Any, fmt: str, tmp_path: Path) -> None:
-    db, runs, write = written
+    _db, runs, write = written
     card = write(fmt)
     other = f"sqlite:///{tmp_path}/partial-{fmt}.sqlite"
     _import(tmp_path, other, runs[:1], name="one.jsonl")
     before = _carbon(other)
-    code, summary, output = _ingest(card, other)
+    code, summary, _output = _ingest(card, other)
     assert code == 1
     [(skipped)] = summary["skipped"]
     assert skipped["file"] == "README.md"
@@ -136,7 +136,7 @@ def test_own_card_holding_some_of_its_runs_is_refused(written: Any, fmt: str, tm
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_own_card_in_a_store_without_its_runs_is_read_like_any_card(written: Any, fmt: str, tmp_path: Path) -> None:
-    db, runs, write = written
+    _db, _runs, write = written
     card = write(fmt)
     fresh = f"sqlite:///{tmp_path}/fresh-{fmt}.sqlite"
     code, summary, output = _ingest(card, fresh)  # a single file: the model id is the card's own
@@ -182,7 +182,7 @@ def test_old_dia_card_with_a_run_count_falls_back_to_the_model(written: Any, tmp
 
 
 def test_old_dia_v01_card_without_extension_falls_back_to_the_model(written: Any, tmp_path: Path) -> None:
-    db, runs, write = written
+    db, _runs, write = written
     meta = frontmatter.read(write("dia-v0.1").read_text(encoding="utf-8"), "README.md")
     del meta["dia_report"]["x_dia"]  # as DIA wrote it before: tool: dia, no run ids
     old = tmp_path / "old01" / "org" / "m" / "README.md"
@@ -196,7 +196,7 @@ def test_old_dia_v01_card_without_extension_falls_back_to_the_model(written: Any
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_written_card_has_run_ids_but_no_private_data(written: Any, fmt: str, tmp_path: Path) -> None:
-    db, runs, write = written
+    _db, _runs, write = written
     text = write(fmt).read_text(encoding="utf-8")
     assert "secret-host-42" not in text and str(tmp_path) not in text
     user = getpass.getuser()

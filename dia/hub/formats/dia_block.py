@@ -141,7 +141,7 @@ def place(runs: list[RunReport]) -> dict[str, str] | None:
     places = {tuple(getattr(r.location, k) for k in _PLACE_KEYS) for r in runs}
     if len(places) != 1:
         return None
-    out = {k: scrub(v) for k, v in zip(_PLACE_KEYS, places.pop())}
+    out = {k: scrub(v) for k, v in zip(_PLACE_KEYS, places.pop(), strict=True)}
     found = {k: v for k, v in out.items() if v}
     return found if set(found) - {"resolved_level"} else None
 

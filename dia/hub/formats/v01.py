@@ -19,9 +19,8 @@ figures disagree with the v0.1 ones (a hand-edited card), with a warning.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 from dia.errors import CardError
 from dia.hub.formats._common import (
