@@ -224,3 +224,11 @@ def test_inferred_relation_method_does_not_break_writing(tmp_path: Path, fmt: st
         assert meta["base_model_relation"] == "quantized"
         assert meta["dia"]["parents"] == [{"model_id": "org/m", "relation": "quantization",
                                            "method": "inferred:tag:gguf"}]
+
+
+def test_store_reports_which_run_ids_it_holds(written: Any) -> None:
+    db, runs, _ = written
+    unknown = [str(uuid.uuid4()) for _ in range(700)]  # more than one IN list's worth
+    with Store(db) as store:
+        assert store.stored_run_ids([*unknown[:350], runs[1].id, *unknown[350:]]) == {runs[1].id}
+        assert store.stored_run_ids([]) == set()
