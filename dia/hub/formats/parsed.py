@@ -48,8 +48,8 @@ class ParsedCard:
     # DIA's own card: the ids of the runs its figures came from (the ``dia`` block's ``runs``,
     # or ``dia_report.x_dia.runs``). Empty for a third-party card and for an old DIA card.
     run_ids: list[str] = field(default_factory=list)
-    # Written by DIA (a ``dia`` block, or a v0.1 block with ``tool: dia``), run ids or not:
-    # an old DIA card without ids is recognised by its model instead.
+    # Written by DIA (a ``dia`` block, a v0.1 block with ``tool: dia``, or a ``co2_eq_emissions``
+    # whose source is DIA), run ids or not: an old DIA card without ids is recognised by its model.
     by_dia: bool = False
 
 
