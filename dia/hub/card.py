@@ -134,6 +134,7 @@ def body_section(meta: dict[str, Any], *, line_break: str = "\n") -> str:
              ("Water, on-site", _fmt(water.get("onsite"), "L")),
              ("Water, off-site", _fmt(water.get("offsite"), "L"))]
     runs = block.get("runs", 0)
+    runs = len(runs) if isinstance(runs, list) else runs  # the ids (an old card: a count)
     lines = [SECTION_START, "## Environmental impact", "",
              f"Footprint of the {runs} run{'s' if runs != 1 else ''} that produced this model "
              "(its own, incremental share; ancestors not included), recorded by DIA.", "",

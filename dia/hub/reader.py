@@ -160,7 +160,19 @@ class _Ingester:
             self._queue(_Item(where, parsed.model_id or "", parents, None, keep_runs=True))
             return
         if parsed.reports:
-            if parsed.format == "dia" and parsed.model_id in self.tracked():
+            if parsed.run_ids:
+                held = self.held(parsed.run_ids)
+                if len(held) == len(set(parsed.run_ids)):  # DIA's own card of these very runs
+                    self.summary.already_tracked.append(where)
+                    return
+                if held:
+                    shown = ", ".join(sorted(held)[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+                    self.skip(where, f"DIA card built from {len(set(parsed.run_ids))} runs, {len(held)} of them "
+                                     f"already in the store ({shown}): ingesting it would count them twice")
+                    return
+                # None of its runs here: read like any other card (another store's card).
+            elif parsed.by_dia and parsed.model_id in self.tracked():
+                # An old DIA card (a run count, no ids): recognised by its model.
                 self.summary.already_tracked.append(where)
                 return
             for report in parsed.reports:
@@ -192,11 +204,16 @@ class _Ingester:
 
     # -- what the store already holds --------------------------------------------------------
 
+    def held(self, run_ids: list[str]) -> set[str]:
+        """Which of a DIA card's runs this store holds (after storing what was read before it)."""
+        self.flush()
+        return self.store.stored_run_ids(run_ids)
+
     def tracked(self) -> set[str]:
         """Models with runs of their own in this store (not from cards), read once.
 
-        DIA writes its card from the store's runs: ingesting it back into the same store
-        (``dia card`` then ``dia ingest`` of that folder) must not count them twice.
+        Only for old DIA cards, which name a count of runs instead of their ids: such a card
+        of a model with runs of its own here is taken as DIA's card of those runs.
         """
         if self._tracked is None:
             self._tracked = self.store.tracked_model_ids(except_source="card")

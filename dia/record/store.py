@@ -549,6 +549,15 @@ class Store:
                                                   col(RunRow.model_id).is_not(None)).distinct()
         return {m for (m,) in self._core_rows(stmt)}
 
+    def stored_run_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are runs in this store (e.g. the runs a DIA card was built from)."""
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        for i in range(0, len(wanted), 500):  # bounded IN lists
+            stmt = select(col(RunRow.id)).where(col(RunRow.id).in_(wanted[i:i + 500]))
+            found.update(r for (r,) in self._core_rows(stmt))
+        return found
+
     def dated_runs(self, model_ids: set[str] | None = None) -> list[DatedRun]:
         """Production runs (of ``model_ids``, or all) with their end-else-start date."""
         # COALESCE in SQL: one date per run. Read as the database's own value (SQLite: ISO

@@ -61,7 +61,8 @@ def test_hub_fields_describe_this_models_own_runs_in_grams(hub_store: Store) -> 
     assert meta["base_model_relation"] == "finetune"
     block = meta["dia"]
     assert block["schema_version"] == "1.0" and block["scope"] == "incremental"
-    assert block["relation"] == "finetune" and block["runs"] == 2
+    own = sorted(r.id for r in hub_store.list_runs(model_id="org/child") if not r.is_use)
+    assert block["relation"] == "finetune" and len(own) == 2 and block["runs"] == own
     assert block["energy_kwh"] == {"value": 3.0, "low": 2.7, "high": 3.3, "unit": "kWh", "quality": "measured"}
     assert block["carbon_kg"]["operational"]["value"] == pytest.approx(0.75)
     assert block["carbon_kg"]["embodied"]["value"] == pytest.approx(0.03)

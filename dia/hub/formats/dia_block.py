@@ -1,8 +1,10 @@
 """DIA's own ``dia:`` block (schema 1.x): a model's incremental figures with ranges and quality.
 
 The block carries what the Hub's fields cannot: energy, carbon split into operational and
-embodied, water, the conversion factors, the relation to each parent, the runs counted and,
-optionally, a clearly labelled ``upstream_cumulative`` block that is never summed on read.
+embodied, water, the conversion factors, the relation to each parent, the place, the ids of
+the runs the figures came from (so ``dia ingest`` recognises DIA's own card and never counts
+those runs twice) and, optionally, a clearly labelled ``upstream_cumulative`` block that is
+never summed on read.
 
 >>> fig = read({"energy_kwh": {"value": 2.0, "low": 1.5, "high": 2.5, "quality": "measured"}}, "README.md", [])
 >>> fig.energy.low, fig.energy.value, fig.energy.high
@@ -11,6 +13,7 @@ optionally, a clearly labelled ``upstream_cumulative`` block that is never summe
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from dia.constants import SCHEMA_VERSION
@@ -28,7 +31,7 @@ from dia.hub.formats._common import (
     scrub,
     unique,
 )
-from dia.record.report import Factor, Parent, RunReport
+from dia.record.report import Factor, Location, Parent, RunReport
 
 if TYPE_CHECKING:
     from dia.aggregate.rollup import Rollup
@@ -70,6 +73,8 @@ def read(block: dict[str, Any], where: str, warnings: list[str]) -> Figures:
         fig.gpu_hours = number(block["gpu_hours"], f"{w}.gpu_hours")
     if isinstance(block.get("hardware"), str):
         fig.hardware = hardware(block["hardware"])
+    if block.get("location") is not None:
+        fig.location = read_place(block["location"], f"{w}.location", warnings)
     if block.get("upstream_cumulative") is not None:
         # Cumulative figures would double count ancestors: kept for reference, never summed.
         fig.extra["upstream_cumulative"] = block["upstream_cumulative"]
@@ -93,9 +98,57 @@ def read_parents(items: list[Any], child: str | None, where: str, warnings: list
 
 
 def read_runs(block: dict[str, Any]) -> list[str]:
-    """The run ids the figures came from (a count, as DIA writes it, names none)."""
+    """The run ids the figures came from (an old card's count names none).
+
+    >>> read_runs({"runs": ["8C5F1B9A-0D6E-4F3A-9B2C-1E7D4A6F0B3C", "not-a-uuid", 7]}), read_runs({"runs": 3})
+    (['8c5f1b9a-0d6e-4f3a-9b2c-1e7d4a6f0b3c'], [])
+    """
     runs = block.get("runs")
-    return [str(r) for r in runs if isinstance(r, str)] if isinstance(runs, list) else []
+    if not isinstance(runs, list):
+        return []
+    out = []
+    for r in runs:
+        try:  # the store's spelling of a UUID, so the lookup matches
+            out.append(str(uuid.UUID(str(r))))
+        except ValueError:
+            continue
+    return out
+
+
+_PLACE_KEYS = ("country", "region", "cloud_provider", "cloud_region", "resolved_level")
+
+
+def read_place(data: Any, where: str, warnings: list[str]) -> Location:
+    """A :class:`Location` from ``{country, region, cloud_provider, cloud_region, resolved_level}``.
+
+    >>> read_place({"country": "FRA", "resolved_level": "country"}, "x", []).country
+    'FRA'
+    """
+    if not isinstance(data, dict):
+        warnings.append(f"{where}: not a mapping (ignored)")
+        return Location()
+    fields = {k: str(data[k]).strip()[:64] for k in _PLACE_KEYS if isinstance(data.get(k), str) and data[k].strip()}
+    try:
+        return Location.model_validate(fields)
+    except Exception:  # an unknown resolution level does not drop the place
+        fields.pop("resolved_level", None)
+        warnings.append(f"{where}.resolved_level: unknown level {data.get('resolved_level')!r} (ignored)")
+        return Location.model_validate(fields)
+
+
+def place(runs: list[RunReport]) -> dict[str, str] | None:
+    """The runs' one place as a mapping; ``None`` when they ran in several places (or none known)."""
+    places = {tuple(getattr(r.location, k) for k in _PLACE_KEYS) for r in runs}
+    if len(places) != 1:
+        return None
+    out = {k: scrub(v) for k, v in zip(_PLACE_KEYS, places.pop(), strict=True)}
+    found = {k: v for k, v in out.items() if v}
+    return found if set(found) - {"resolved_level"} else None
+
+
+def run_ids(runs: list[RunReport]) -> list[str]:
+    """The marker of DIA's own card: the ids (UUIDs: no host, user or path) of its runs, sorted."""
+    return sorted(r.id for r in runs)
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -149,10 +202,13 @@ def write(data: CardData, *, upstream: Rollup | None = None) -> dict[str, Any]:
         block["water_l"] = {k: v for k, v in water.items() if v is not None}
     if factors := _factors(own.runs):
         block["factors"] = factors
-    block["runs"] = len(own.runs)
+    if (where := place(own.runs)) is not None:
+        block["location"] = where
+    block["runs"] = run_ids(own.runs)
     if upstream is not None:
         block["upstream_cumulative"] = upstream_block(upstream)
     return {"dia": block}
 
 
-__all__ = ["KEYS", "NAME", "read", "read_parents", "read_runs", "upstream_block", "write"]
+__all__ = ["KEYS", "NAME", "place", "read", "read_parents", "read_place", "read_runs", "run_ids", "upstream_block",
+           "write"]

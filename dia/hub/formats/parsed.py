@@ -45,7 +45,12 @@ class ParsedCard:
     warnings: list[str] = field(default_factory=list)
     source_ref: str | None = None
     format: str | None = None  # "dia", "dia-v0.1", "hf" or None (lineage only)
-    run_ids: list[str] = field(default_factory=list)  # DIA cards: the runs the figures came from
+    # DIA's own card: the ids of the runs its figures came from (the ``dia`` block's ``runs``,
+    # or ``dia_report.x_dia.runs``). Empty for a third-party card and for an old DIA card.
+    run_ids: list[str] = field(default_factory=list)
+    # Written by DIA (a ``dia`` block, a v0.1 block with ``tool: dia``, or a ``co2_eq_emissions``
+    # whose source is DIA), run ids or not: an old DIA card without ids is recognised by its model.
+    by_dia: bool = False
     # The one-line reason the card's figures were refused (an ambiguous unit, ...) while its
     # lineage was still read: the ingest lists the card as skipped and stores the edges only.
     refused: str | None = None
@@ -58,7 +63,9 @@ def card_run_id(model_id: str) -> str:
 
 def metadata_model_id(meta: dict[str, Any]) -> str | None:
     """The model id a card names for itself (top level, or in DIA's blocks)."""
-    for holder in (meta, meta.get("dia"), meta.get("dia_report")):
+    v01 = meta.get("dia_report")
+    ext = v01.get(v01_format.EXTENSION) if isinstance(v01, dict) else None
+    for holder in (meta, meta.get("dia"), v01, ext):
         if isinstance(holder, dict) and isinstance(holder.get("model_id"), str) and holder["model_id"].strip():
             return holder["model_id"].strip()
     return None
@@ -87,6 +94,7 @@ def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: st
     fmt: str | None = None
     parents: list[Parent] | None = None
     run_ids: list[str] = []
+    by_dia = False
     # Best first: DIA's own block, then ai-impact-accounting v0.1, then the Hub's co2 field.
     if isinstance(dia_block, dict):
         fmt, fig = dia_block_format.NAME, dia_block_format.read(dia_block, where, warnings)
@@ -95,12 +103,14 @@ def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: st
         else:
             hint = dia_block.get("relation")
             parents = hf.read_parents(meta, mid, where, warnings, relation_hint=hint if isinstance(hint, str) else None)
-        run_ids = dia_block_format.read_runs(dia_block)
+        run_ids, by_dia = dia_block_format.read_runs(dia_block), True
     elif dia_block is not None:
         warnings.append(f"{where}: dia is not a mapping (ignored)")
     if fig is None and isinstance(v01, dict):
         fmt, fig = v01_format.NAME, v01_format.read(v01, where, warnings)
         parents = v01_format.read_parents(v01, mid, where, warnings)
+        run_ids = v01_format.extension_runs(v01)
+        by_dia = bool(run_ids) or str(v01.get("tool", "")).strip().lower() == "dia"
     elif fig is None and v01 is not None:
         raise CardError(f"{where}: dia_report: expected a mapping")
     refused: str | None = None
@@ -111,6 +121,8 @@ def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: st
             hub_fig, refused = None, str(exc)
         if hub_fig is not None:
             fmt, fig = hf.NAME, hub_fig
+            # DIA's Hub field names DIA as its source: its dia block was removed by hand.
+            by_dia = (hub_fig.tool or "").startswith("DIA ")
     if parents is None:
         parents = hf.read_parents(meta, mid, where, warnings, files=files)
     if refused is not None:
@@ -122,7 +134,7 @@ def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: st
         warnings.append(f"{where}: {fmt} block has no figures")
         fig = None
     card = ParsedCard(model_id=mid, parents=parents, warnings=warnings, source_ref=source_ref,
-                      format=fmt if fig is not None else None, run_ids=run_ids)
+                      format=fmt if fig is not None else None, run_ids=run_ids, by_dia=by_dia)
     if fig is None:
         return card
     if mid is None:

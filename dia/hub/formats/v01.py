@@ -4,6 +4,14 @@ Its vocabulary differs from DIA's: ``[low, high]`` ranges, quality labels such a
 ``estimated-from-region``, lineage relations ``lora`` / ``quantized`` / ``distill``, and a
 ``context`` with the region and factors used.
 
+What v0.1 has no field for, DIA writes under one extension key, ``dia_report.x_dia``, and
+reads back: the central value beside each ``[low, high]`` range, carbon split into
+operational and embodied, water split into on-site and off-site, the place (a country stays a
+country, a cloud region a cloud region), the model id and the ids of the runs the figures
+came from (the marker of DIA's own card). v0.1 defines no such key: a v0.1 reader that reads
+only the fields it knows still sees a complete v0.1 report, and DIA ignores an extension whose
+figures disagree with the v0.1 ones (a hand-edited card), with a warning.
+
 >>> fig = read({"footprint": {"carbon_kgco2eq": {"value": [1.0, 3.0], "quality": "measured"}}}, "README.md", [])
 >>> fig.carbon_total.low, fig.carbon_total.value, fig.carbon_total.high
 (1.0, 2.0, 3.0)
@@ -11,6 +19,7 @@ Its vocabulary differs from DIA's: ``[low, high]`` ranges, quality labels such a
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dia.errors import CardError
@@ -21,18 +30,22 @@ from dia.hub.formats._common import (
     hardware,
     number,
     parent,
+    qdict,
     quantity,
     relation,
     rounded,
     scrub,
     unique,
 )
+from dia.hub.formats.dia_block import place, read_place, read_runs, run_ids
 from dia.link.relations import plain_method
 from dia.record.report import GPU, Factor, Hardware, Location, Parent, Quantity
 
 NAME = "dia-v0.1"
 # Top-level front-matter keys this format owns.
 KEYS: tuple[str, ...] = ("dia_version", "dia_report")
+# DIA's extension inside ``dia_report``: what v0.1 has no field for (see the module docstring).
+EXTENSION = "x_dia"
 
 # ai-impact-accounting v0.1 lineage vocabulary, from DIA's relations.
 _V01_RELATION = {
@@ -83,11 +96,52 @@ def read(block: dict[str, Any], where: str, warnings: list[str]) -> Figures:
                 fig.factors.append(Factor(name=name, value=q.value, low=q.low, high=q.high, unit=unit or "1",
                                           source="model card (ai-impact-accounting v0.1)", granularity="explicit",
                                           key=key))
-    known = {"scope", "lineage", "compute", "footprint", "context", "tool"}
+    ext = block.get(EXTENSION)
+    if isinstance(ext, dict):
+        _read_extension(ext, fig, f"{w}.{EXTENSION}", warnings)
+    elif ext is not None:
+        warnings.append(f"{w}.{EXTENSION}: not a mapping (ignored)")
+    known = {"scope", "lineage", "compute", "footprint", "context", "tool", EXTENSION}
     unknown = {k: v for k, v in block.items() if k not in known}
     if unknown:
         fig.extra["unknown"] = unknown
     return fig
+
+
+def _same_range(a: Quantity, b: Quantity) -> bool:
+    return all(math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-12) for x, y in ((a.low, b.low), (a.high, b.high)))
+
+
+def _read_extension(ext: dict[str, Any], fig: Figures, w: str, warnings: list[str]) -> None:
+    """Refine the v0.1 figures with DIA's extension, where it agrees with them."""
+    if ext.get("energy_kwh") is not None and fig.energy is not None:
+        q = quantity(ext["energy_kwh"], "kWh", f"{w}.energy_kwh", warnings)
+        if _same_range(q, fig.energy):
+            fig.energy = q
+        else:
+            warnings.append(f"{w}.energy_kwh: disagrees with footprint.energy_kwh (extension ignored)")
+    for key, prefix, unit, parts, v01_total in (
+            ("carbon_kg", "carbon", "kgCO2e", ("operational", "embodied"), fig.carbon_total),
+            ("water_l", "water", "L", ("onsite", "offsite"), fig.water_total)):
+        split = ext.get(key)
+        if not isinstance(split, dict) or v01_total is None:
+            continue
+        total = quantity(split["total"], unit, f"{w}.{key}.total", warnings) if split.get("total") else None
+        if total is None or not _same_range(total, v01_total):
+            warnings.append(f"{w}.{key}: disagrees with the v0.1 footprint (extension ignored)")
+            continue
+        setattr(fig, f"{prefix}_total", total)
+        for part in parts:
+            if split.get(part) is not None:
+                setattr(fig, f"{prefix}_{part}", quantity(split[part], unit, f"{w}.{key}.{part}", warnings))
+    if ext.get("location") is not None:
+        fig.location = read_place(ext["location"], f"{w}.location", warnings)
+
+
+def extension_runs(block: dict[str, Any]) -> list[str]:
+    """The run ids in ``dia_report.x_dia.runs`` (DIA's own card); empty for any other card."""
+    ext = block.get(EXTENSION)
+    return read_runs(ext) if isinstance(ext, dict) else []
 
 
 def read_parents(block: dict[str, Any], child: str | None, where: str,
@@ -122,6 +176,23 @@ def _v01_figure(q: Quantity | None, estimated_label: str) -> dict[str, Any] | No
         return None
     value: Any = rounded(q.value) if q.low == q.high else [rounded(q.low), rounded(q.high)]
     return {"value": value, "quality": _V01_QUALITY.get(q.quality.value, estimated_label)}
+
+
+def _extension(data: CardData) -> dict[str, Any]:
+    """``x_dia``: what v0.1 has no field for, in DIA's own vocabulary (read back by :func:`read`)."""
+    own = data.own
+    ext: dict[str, Any] = {"model_id": data.model_id}
+    if own.energy is not None:
+        ext["energy_kwh"] = qdict(own.energy)
+    for key, parts in (("carbon_kg", {"operational": own.operational, "embodied": own.embodied,
+                                      "total": own.carbon}),
+                       ("water_l", {"onsite": own.onsite, "offsite": own.offsite, "total": own.water})):
+        if parts["total"] is not None:
+            ext[key] = {k: qdict(q) for k, q in parts.items() if q is not None}
+    if (where := place(own.runs)) is not None:
+        ext["location"] = where
+    ext["runs"] = run_ids(own.runs)
+    return ext
 
 
 def write(data: CardData) -> dict[str, Any]:
@@ -165,7 +236,8 @@ def write(data: CardData) -> dict[str, Any]:
     if context:
         report["context"] = context
     report["tool"] = "dia"
+    report[EXTENSION] = _extension(data)
     return {"dia_version": "0.1", "dia_report": report}
 
 
-__all__ = ["KEYS", "NAME", "read", "read_parents", "write"]
+__all__ = ["EXTENSION", "KEYS", "NAME", "extension_runs", "read", "read_parents", "write"]
