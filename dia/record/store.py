@@ -323,7 +323,7 @@ class Store:
         """Whether ``dia_runs`` has the energy/water quality columns (a read-only store
         written by an older DIA may lack them)."""
         with self.engine.connect() as conn:
-            return _QUALITY_COLUMNS <= {c["name"] for c in inspect(conn).get_columns(RunRow.__tablename__)}
+            return {c["name"] for c in inspect(conn).get_columns(RunRow.__tablename__)} >= _QUALITY_COLUMNS
 
     def _disclosed_columns(self) -> list[Any]:
         """Per group: whether any run disclosed energy, carbon, water (1 or 0 each).
