@@ -573,12 +573,14 @@ class Store:
         return [QualitySum("*" if r[1] else "", bool(r[0]), str(r[2]), int(r[3]),
                            tuple(float(x or 0.0) for x in r[4:13]), _flags(r[13:16])) for r in self._core_rows(stmt)]
 
-    def by_country(self) -> list[tuple[str | None, int, float, float, float]]:
-        """``(country, runs, energy_kwh, carbon_kg, water_l)`` per country, logical runs only."""
+    def by_country(self) -> list[tuple[str | None, int, float | None, float | None, float | None]]:
+        """``(country, runs, energy_kwh, carbon_kg, water_l)`` per country, logical runs only;
+        a figure is ``None`` where no run of that country disclosed it (not 0)."""
         stmt = (select(col(RunRow.country), func.count(), func.sum(col(RunRow.energy_kwh)),
-                       func.sum(col(RunRow.carbon_kg)), func.sum(col(RunRow.water_l)))
+                       func.sum(col(RunRow.carbon_kg)), func.sum(col(RunRow.water_l)), *self._disclosed_columns())
                 .where(col(RunRow.rank) == 0).group_by(col(RunRow.country)))
-        return [(c, int(n), float(e or 0.0), float(k or 0.0), float(w or 0.0)) for c, n, e, k, w in self._core_rows(stmt)]
+        return [(r[0], int(r[1]), *(float(x or 0.0) if flag else None for x, flag in zip(r[2:5], r[5:8], strict=True)))
+                for r in self._core_rows(stmt)]
 
     def distinct_values(self, column: str) -> list[str]:
         """Distinct non-null values of a run column (``model_id``, ``kind``, ``status``,
