@@ -136,15 +136,21 @@ def test_fast_path_gives_none_for_an_undisclosed_family_figure(mixed: str, carbo
     assert fam["energy_kwh"] == pytest.approx(slow.energy_kwh.value) and fam["energy_disclosed"] == 1
 
 
-def test_a_measured_zero_is_disclosed_and_stays_zero(tmp_path: Path) -> None:
-    # Disclosed = a quality other than unavailable, not a value above zero.
-    with Store(f"sqlite:///{tmp_path}/z.sqlite") as store:
-        store.save_run(run_report("o/idle", energy_kwh=0.0, quality="measured"))
+def test_a_measured_zero_is_disclosed_and_stays_zero(store_url: str) -> None:
+    # Disclosed = a quality other than unavailable, not a value above zero (both backends).
+    with Store(store_url) as store:
+        store.save_runs([run_report("o/idle", energy_kwh=0.0, quality="measured"),
+                         run_report("o/card", energy_kwh=0.0, quality="unavailable", carbon_kg=0.5,
+                                    carbon_quality="reported", parents=[("o/idle", "finetune")])])
         r = rollup("o/idle", store=store)
-        totals = store.model_totals()["o/idle"]
+        totals = store.model_totals()
+        countries = store.by_country()
     assert r.energy_kwh is not None and r.energy_kwh.value == 0.0
-    assert r.coverage_by_quantity["energy"] == 1.0
-    assert r.carbon_kg is None and totals.discloses("energy_kwh") and not totals.discloses("carbon_kg")
+    assert r.coverage_by_quantity == {"energy": 0.5, "carbon": 0.5, "water": 0.0}
+    assert r.carbon_kg is not None and r.water_l is None
+    assert totals["o/idle"].discloses("energy_kwh") and not totals["o/idle"].discloses("carbon_kg")
+    assert not totals["o/card"].discloses("energy_kwh") and totals["o/card"].discloses("carbon_kg")
+    assert [row[4] for row in countries] == [None]  # no run disclosed water
 
 
 def test_a_store_from_before_the_quality_columns_still_reads_and_is_upgraded(tmp_path: Path) -> None:
