@@ -8,7 +8,10 @@ rollup used to add those zeros up and print ``energy 0 kWh``. Real card files go
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from dia.aggregate.rollup import rollup
 from dia.cli.main import app
 from dia.record.store import Store
 
+DIA = str(Path(sys.executable).with_name("dia"))
 # Hub cards state grams; only the fine-tune with energy_consumed discloses energy.
 BASE = "---\nco2_eq_emissions: 500\n---\n# base\n"
 CHAT = "---\nbase_model: fam/base\nbase_model_relation: finetune\nco2_eq_emissions: 300\n---\n"
@@ -177,3 +181,15 @@ def test_a_store_from_before_the_quality_columns_still_reads_and_is_upgraded(tmp
     con = sqlite3.connect(path)
     assert {"energy_quality", "water_quality"} <= {row[1] for row in con.execute("PRAGMA table_info(dia_runs)")}
     con.close()
+
+
+def test_not_disclosed_output_fits_80_columns(mixed: str) -> None:
+    # stdout is a pipe: Rich falls back to COLUMNS, as in `dia rollup | cat`. The heading
+    # line soft-wraps on purpose (the model id is never cut): the figure lines must fit.
+    env = {**os.environ, "DIA_DATABASE_URL": mixed, "COLUMNS": "80"}
+    env.pop("FORCE_COLOR", None)
+    for args in (("rollup", "fam/base"), ("rollup", "fam/base", "--impute"), ("lineage", "fam/base")):
+        proc = subprocess.run([DIA, *args], capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        mine = [line for line in proc.stdout.splitlines() if "disclosed" in line and "with a report" not in line]
+        assert mine and max(len(line) for line in mine) <= 80, proc.stdout
