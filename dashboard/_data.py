@@ -7,6 +7,11 @@ read-only and hides host and process details.
 
 >>> fmt(1234.5678), fmt(0.000123), fmt(None)
 ('1,235', '0.000123', '-')
+
+A figure no report disclosed is ``None`` and shown as :data:`NOT_DISCLOSED`, never as 0:
+
+>>> fmt_figure(None), fmt_figure(Interval(value=2.0, low=1.0, high=3.0))
+('not disclosed', '2 [1-3]')
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ QUANTITIES: tuple[tuple[str, str, str], ...] = (
     ("energy_kwh", "Energy", "kWh"), ("carbon_kg", "Carbon", "kgCO2e"), ("water_l", "Water", "L"),
 )
 # Colours of the quality tiers, best (green) to worst (grey), shared by every chart.
+NOT_DISCLOSED = "not disclosed"
 QUALITY_COLOURS = {
     "measured": "#1a9850", "sampled": "#66bd63", "reported": "#3288bd", "estimated": "#fdae61",
     "imputed": "#d73027", "unavailable": "#999999",
@@ -66,6 +72,23 @@ def fmt_interval(value: float, low: float, high: float) -> str:
     return f"{fmt(value)} [{fmt(low)}-{fmt(high)}]"
 
 
+def fmt_figure(figure: Interval | None) -> str:
+    """An interval as :func:`fmt_interval`, or ``"not disclosed"`` for ``None`` (never "0")."""
+    if figure is None:
+        return NOT_DISCLOSED
+    return fmt_interval(figure.value, figure.low, figure.high)
+
+
+def not_disclosed(figures: dict[str, Any]) -> str:
+    """The quantities among ``figures`` (energy_kwh, carbon_kg, water_l) that are ``None``,
+    as ``"energy, water"``: the "not disclosed" column of a table of numbers.
+
+    >>> not_disclosed({"energy_kwh": None, "carbon_kg": 5.0, "water_l": None})
+    'energy, water'
+    """
+    return ", ".join(q.split("_")[0] for q, _, _ in QUANTITIES if figures.get(q) is None)
+
+
 def safe(text: object) -> str:
     """HTML-escaped text for Plotly hover labels and node texts (Plotly renders a tag subset)."""
     return html.escape(str(text), quote=True)
@@ -93,13 +116,16 @@ def graph_of(store: Store) -> LineageGraph:
 
 @dataclass
 class Overview:
-    """Store-wide totals of production runs (use runs apart), coverage and quality mix."""
+    """Store-wide totals of production runs (use runs apart), coverage and quality mix.
+
+    A total is ``None`` where no run disclosed that quantity ("not disclosed", not 0).
+    """
 
     runs: int
     models: int
     models_with_report: int
-    totals: dict[str, Interval]
-    use_totals: dict[str, Interval]
+    totals: dict[str, Interval | None]
+    use_totals: dict[str, Interval | None]
     carbon_by_quality: dict[str, float]
     runs_by_quality: dict[str, int]
     families: list[dict[str, Any]] = field(default_factory=list)
@@ -114,23 +140,26 @@ def overview(store: Store, *, top: int = 10) -> Overview:
     per_model = store.model_totals()
     # Summed as plain floats: one Interval per model and quantity costs more than the query.
     summed = [0.0] * 9
+    disclosed = [False, False, False]
     for t in per_model.values():
         for i, x in enumerate(t.sums):
             summed[i] += x
-    totals = {q: Interval.unchecked(*summed[3 * i:3 * i + 3]) for i, (q, _, _) in enumerate(QUANTITIES)}
+        disclosed = [a or b for a, b in zip(disclosed, t.disclosed, strict=True)]
+    totals = _figures(summed, disclosed)
     # Use totals and the quality mix from one grouped scan (not one scan each).
-    grouped = [(g.is_use, bool(g.model_id), g.quality, g.runs, *g.sums) for g in store.totals_by_kind()]
     use_row = [0.0] * 9
+    use_disclosed = [False, False, False]
     carbon_by_quality: dict[str, float] = {}
     runs_by_quality: dict[str, int] = {}
-    for is_use, with_model, quality, count, *values in grouped:
-        if is_use:
+    for g in store.totals_by_kind():
+        quality, values = str(g.quality), g.sums
+        if g.is_use:
             use_row = [a + float(b or 0.0) for a, b in zip(use_row, values, strict=True)]
-        elif with_model:
-            carbon_by_quality[str(quality)] = carbon_by_quality.get(str(quality), 0.0) + float(values[3] or 0.0)
-            runs_by_quality[str(quality)] = runs_by_quality.get(str(quality), 0) + int(count)
-    use_totals = {q: Interval.unchecked(use_row[3 * i], use_row[3 * i + 1], use_row[3 * i + 2])
-                  for i, (q, _, _) in enumerate(QUANTITIES)}
+            use_disclosed = [a or b for a, b in zip(use_disclosed, g.disclosed, strict=True)]
+        elif g.model_id:
+            carbon_by_quality[quality] = carbon_by_quality.get(quality, 0.0) + float(values[3] or 0.0)
+            runs_by_quality[quality] = runs_by_quality.get(quality, 0) + int(g.runs)
+    use_totals = _figures(use_row, use_disclosed)
     graph = graph_of(store)
     roots = graph.roots()
     family = _family_totals(graph, per_model) if roots else {}
@@ -144,8 +173,9 @@ def overview(store: Store, *, top: int = 10) -> Overview:
             "coverage": fam["with_report"] / fam["members"],
             **{q: fam[q] for q, _, _ in QUANTITIES},
             "carbon_kg_low": fam["carbon_kg_low"], "carbon_kg_high": fam["carbon_kg_high"],
+            "not_disclosed": not_disclosed(fam),
         })
-    families.sort(key=lambda f: (-float(f["carbon_kg"]), -int(f["members"]), str(f["family"])))
+    families.sort(key=lambda f: (-float(f["carbon_kg"] or 0.0), -int(f["members"]), str(f["family"])))
     return Overview(
         runs=store.run_count(), models=len(graph), models_with_report=sum(1 for t in per_model.values() if t.runs),
         totals=totals, use_totals=use_totals,
@@ -154,17 +184,23 @@ def overview(store: Store, *, top: int = 10) -> Overview:
     )
 
 
-def _family_totals(graph: LineageGraph, per_model: dict[str, Any]) -> dict[str, dict[str, float]]:
+def _figures(summed: list[float], disclosed: list[bool]) -> dict[str, Interval | None]:
+    return {q: Interval.unchecked(*summed[3 * i:3 * i + 3]) if disclosed[i] else None
+            for i, (q, _, _) in enumerate(QUANTITIES)}
+
+
+def _family_totals(graph: LineageGraph, per_model: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """Family totals of every model (``dia.aggregate.fast``), reusing the graph and the
-    per-model sums already read, so the store is not queried twice."""
-    from dia.aggregate.fast import COLUMNS, FamilyEngine, own_matrix
+    per-model sums already read, so the store is not queried twice; a figure no member
+    disclosed is ``None``."""
+    from dia.aggregate.fast import FamilyEngine, as_totals, own_matrix
 
     ids = graph.models()
     index = {m: i for i, m in enumerate(ids)}
     pairs = [(index[p], index[c]) for p, c in graph.graph.edges()]
     engine = FamilyEngine(len(ids), [p for p, _ in pairs], [c for _, c in pairs])
     summed = engine.family_totals(own_matrix(ids, per_model))
-    return {m: dict(zip(COLUMNS, map(float, summed[i]), strict=True)) for i, m in enumerate(ids)}
+    return {m: as_totals(summed[i]) for i, m in enumerate(ids)}
 
 
 def family_rollup(store: Store, model_id: str, scope: str = "family", *, impute: bool = False,
@@ -219,7 +255,8 @@ def run_rows(runs: list[RunReport], *, public: bool) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "run": r.id, "model": r.model_id or "", "kind": r.kind.value, "status": r.status.value,
             "started": r.started_at.isoformat(timespec="seconds") if r.started_at else "",
-            "energy_kwh": r.energy.it_kwh.value,
+            # An unavailable energy is stored as 0 kWh: shown empty ("not disclosed"), not 0.
+            "energy_kwh": r.energy.it_kwh.value if r.energy.it_kwh.quality.value != "unavailable" else None,
             "carbon_kg": r.carbon.total_kg.value if r.carbon else None,
             "water_l": r.water.total_l.value if r.water else None,
             "quality": r.carbon.total_kg.quality.value if r.carbon else "unavailable",

@@ -68,13 +68,23 @@ def header(title: str, blurb: str) -> None:
     st.text(f"store: {s.masked_url} ({'read-only' if s.read_only else 'read-write'})")
 
 
-def metric_row(values: dict[str, Interval], *, prefix: str = "") -> None:
-    """Energy, carbon and water as metrics, the interval under each value."""
+def metric_row(values: dict[str, Interval | None], *, prefix: str = "",
+               coverage: dict[str, float] | None = None) -> None:
+    """Energy, carbon and water as metrics, the interval under each value; "not disclosed"
+    (never 0) for a figure that is ``None``, and the share of members that disclosed a
+    partly disclosed one (``coverage``: ``{"energy": 0.5, ...}``)."""
     cols = st.columns(len(_data.QUANTITIES))
     for column, (q, label, unit) in zip(cols, _data.QUANTITIES, strict=True):
-        v, lo, hi = values[q].triple()
+        figure = values[q]
+        if figure is None:
+            column.metric(f"{prefix}{label} ({unit})", _data.NOT_DISCLOSED,
+                          help=f"no report in scope disclosed {label.lower()}: unknown, not zero")
+            column.text(_data.NOT_DISCLOSED)
+            continue
+        v, lo, hi = figure.triple()
         column.metric(f"{prefix}{label} ({unit})", _data.fmt(v), help=f"interval {_data.fmt(lo)} to {_data.fmt(hi)} {unit}")
-        column.text(f"range {_data.fmt(lo)} - {_data.fmt(hi)}")
+        share = (coverage or {}).get(q.split("_")[0], 1.0)
+        column.text(f"range {_data.fmt(lo)} - {_data.fmt(hi)}" + (f", disclosed by {share:.0%}" if share < 1.0 else ""))
 
 
 def pick_model(label: str, *, key: str, default: str | None = None) -> str | None:

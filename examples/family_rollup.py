@@ -43,6 +43,12 @@ def build_family(store: dia.Store) -> None:
     store.add_edge("demo/chat-gguf", "demo/chat", "quantization", method="gguf")  # known from a card only
 
 
+def _span(figure: dia.Interval | None, unit: str) -> str:
+    if figure is None:
+        return "not disclosed"
+    return f"{figure.value:.1f} {unit} [{figure.low:.1f}-{figure.high:.1f}]"
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = dia.Store(f"sqlite:///{Path(tmp) / 'dia.db'}")
@@ -50,19 +56,21 @@ def main() -> None:
         family = dia.rollup("demo/base", scope="family", impute=True, store=store)
         print(f"{family.model}: {family.members} members, {family.with_report} with a report "
               f"(coverage {family.coverage:.0%})")
-        print(f"  energy {family.energy_kwh.value:.1f} kWh [{family.energy_kwh.low:.1f}-{family.energy_kwh.high:.1f}]")
-        print(f"  carbon {family.carbon_kg.value:.1f} kgCO2e [{family.carbon_kg.low:.1f}-{family.carbon_kg.high:.1f}]")
-        print(f"  water  {family.water_l.value:.1f} L")
-        print(f"  use (not included): {family.use['energy_kwh'].value:.1f} kWh")
+        # A figure no member disclosed is None ("not disclosed"), never 0.
+        print(f"  energy {_span(family.energy_kwh, 'kWh')}")
+        print(f"  carbon {_span(family.carbon_kg, 'kgCO2e')}")
+        print(f"  water  {_span(family.water_l, 'L')}")
+        print(f"  use (not included): {_span(family.use['energy_kwh'], 'kWh')}")
         assert family.imputed_totals is not None
         print(f"  imputed for members without a report (not included): "
               f"{family.imputed_totals['carbon_kg'].value:.2f} kgCO2e")
         for row in family.rows:
-            own = f"{row.carbon_kg.value:.2f} kgCO2e" if row.carbon_kg else "no report"
+            own = (f"{row.carbon_kg.value:.2f} kgCO2e" if row.carbon_kg
+                   else "carbon not disclosed" if row.has_report else "no report")
             print(f"    {'  ' * row.depth}{row.model_id} ({row.relation}): {own}, {row.quality}")
         upstream = dia.rollup("demo/chat-code-merge", scope="upstream", store=store)
         print(f"demo/chat-code-merge upstream: {upstream.members} members (base counted once), "
-              f"{upstream.carbon_kg.value:.1f} kgCO2e")
+              f"{_span(upstream.carbon_kg, 'kgCO2e')}")
         store.close()
 
 

@@ -27,12 +27,16 @@ for mid in picked:
     rows.append({
         "model": mid,
         "own_runs": own.runs if own else 0,
-        "own_energy_kwh": own.energy_kwh.value if own else 0.0,
-        "own_carbon_kg": own.carbon_kg.value if own else 0.0,
-        "own_water_l": own.water_l.value if own else 0.0,
-        "family_carbon_kg": fam.carbon_kg.value, "family_carbon_low": fam.carbon_kg.low,
-        "family_carbon_high": fam.carbon_kg.high, "family_members": fam.members, "family_coverage": fam.coverage,
-        "upstream_carbon_kg": up.carbon_kg.value, "upstream_members": up.members, "upstream_coverage": up.coverage,
+        # None (an empty cell) where nothing was disclosed: no runs, or runs without that figure.
+        "own_energy_kwh": own.energy_kwh.value if own and own.discloses("energy_kwh") else None,
+        "own_carbon_kg": own.carbon_kg.value if own and own.discloses("carbon_kg") else None,
+        "own_water_l": own.water_l.value if own and own.discloses("water_l") else None,
+        "family_carbon_kg": fam.carbon_kg.value if fam.carbon_kg else None,
+        "family_carbon_low": fam.carbon_kg.low if fam.carbon_kg else None,
+        "family_carbon_high": fam.carbon_kg.high if fam.carbon_kg else None,
+        "family_members": fam.members, "family_coverage": fam.coverage,
+        "upstream_carbon_kg": up.carbon_kg.value if up.carbon_kg else None,
+        "upstream_members": up.members, "upstream_coverage": up.coverage,
         "wh_per_1000_inferences": _data.inference_intensity(_ui.store(), mid),
     })
 table = pd.DataFrame(rows)

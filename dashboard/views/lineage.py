@@ -26,7 +26,7 @@ impute = c3.toggle("Show imputed values (apart)", value=False, key="lineage_impu
 r = _ui.rollup(url, public, model, scope, impute)
 st.text(f"{model}: {scope}, {r.members:,} members, {r.with_report:,} with a report, coverage {r.coverage:.0%}")
 _ui.metric_row({q: getattr(r, q) for q, _, _ in _data.QUANTITIES},
-               prefix="Cumulative ")
+               prefix="Cumulative ", coverage=r.coverage_by_quantity)
 m1, m2 = st.columns(2)
 m1.metric("Members", f"{r.members:,}")
 m2.metric("Coverage", f"{r.coverage:.0%}")
@@ -35,9 +35,9 @@ if r.imputed and r.imputed_totals is not None:
     st.warning(f"Imputed, NOT in the totals above: {_data.fmt_interval(it['carbon_kg'].value, it['carbon_kg'].low, it['carbon_kg'].high)} kgCO2e, "
                f"{_data.fmt_interval(it['energy_kwh'].value, it['energy_kwh'].low, it['energy_kwh'].high)} kWh "
                "for members that disclosed nothing.")
-if any(iv.value for iv in r.use.values()):
-    st.text(f"Use (inference and evaluation, not included): {_data.fmt(r.use['energy_kwh'].value)} kWh, "
-            f"{_data.fmt(r.use['carbon_kg'].value)} kgCO2e")
+if any(iv is not None and iv.value for iv in r.use.values()):
+    st.text(f"Use (inference and evaluation, not included): {_data.fmt_figure(r.use['energy_kwh'])} kWh, "
+            f"{_data.fmt_figure(r.use['carbon_kg'])} kgCO2e")
 
 # -- the DAG -------------------------------------------------------------------------------------
 layout = _data.dag_layout(_ui.graph(), r)
@@ -61,8 +61,9 @@ for i, (name, ids) in enumerate(sorted(groups.items())):
     hover = []
     for m in ids:
         row = rows[m]
-        own = (f"{_data.fmt(row.carbon_kg.value)} kgCO2e, {_data.fmt(row.energy_kwh.value)} kWh, "
-               f"{_data.fmt(row.water_l.value)} L" if row.carbon_kg and row.energy_kwh and row.water_l else "no report")
+        own = ", ".join(f"{_data.fmt(fig.value)} {unit}" if fig is not None else f"{name.lower()} {_data.NOT_DISCLOSED}"
+                        for fig, name, unit in ((row.carbon_kg, "Carbon", "kgCO2e"), (row.energy_kwh, "Energy", "kWh"),
+                                                (row.water_l, "Water", "L"))) if row.has_report else "no report"
         if row.imputed_carbon_kg is not None:
             own += f" (imputed ~{_data.fmt(row.imputed_carbon_kg.value)} kgCO2e)"
         # Hover text is HTML-escaped: Plotly renders a subset of tags.
@@ -87,13 +88,17 @@ members = pd.DataFrame([{
     "carbon_kg_low": row.carbon_kg.low if row.carbon_kg else None,
     "carbon_kg_high": row.carbon_kg.high if row.carbon_kg else None,
     "water_l": row.water_l.value if row.water_l else None,
+    # Empty figure cells: no report, or one that did not disclose it (named here), never 0.
+    "not_disclosed": _data.not_disclosed({q: getattr(row, q) for q, _, _ in _data.QUANTITIES}) if row.has_report else "",
     **({"imputed_carbon_kg": row.imputed_carbon_kg.value if row.imputed_carbon_kg else None,
         "imputed_basis": row.imputed_basis or ""} if impute else {}),
 } for row in r.rows])
 left, right = st.columns([1, 2])
 with left:
     st.subheader("Carbon by relation")
-    by_rel = members.groupby("relation", as_index=False).agg(carbon_kg=("carbon_kg", "sum"), members=("model", "count"))
+    # min_count=1: a relation whose members disclosed no carbon sums to "not disclosed", not 0.
+    by_rel = members.groupby("relation", as_index=False).agg(
+        carbon_kg=("carbon_kg", lambda s: s.sum(min_count=1)), members=("model", "count"))
     if by_rel["carbon_kg"].sum() > 0:
         tree = px.treemap(by_rel, path=[px.Constant("family"), "relation"], values="carbon_kg", hover_data=["members"])
         tree.update_layout(height=340, margin=dict(t=10, b=10, l=10, r=10))

@@ -23,9 +23,11 @@ a, b, c = st.columns(3)
 a.metric("Runs", f"{ov.runs:,}")
 b.metric("Models", f"{ov.models:,}")
 c.metric("Coverage", f"{ov.coverage:.0%}", help="models with at least one production run report / all known models")
+use_e, use_c = ov.use_totals["energy_kwh"], ov.use_totals["carbon_kg"]
 st.text(f"{ov.models_with_report:,} of {ov.models:,} models disclosed a footprint; "
         "use (inference and evaluation) is counted apart: "
-        f"{_data.fmt(ov.use_totals['energy_kwh'].value)} kWh, {_data.fmt(ov.use_totals['carbon_kg'].value)} kgCO2e.")
+        f"{_data.fmt(use_e.value) + ' kWh' if use_e else 'energy ' + _data.NOT_DISCLOSED}, "
+        f"{_data.fmt(use_c.value) + ' kgCO2e' if use_c else 'carbon ' + _data.NOT_DISCLOSED}.")
 
 left, right = st.columns(2)
 with left:
@@ -43,10 +45,12 @@ with right:
     fam = pd.DataFrame(ov.families)
     if not fam.empty:
         fam["coverage"] = (fam["coverage"] * 100).round(1)
+        # Empty cells are figures no member disclosed (named in "not disclosed"), not zeros.
         st.dataframe(fam[["family", "members", "with_report", "coverage", "energy_kwh", "carbon_kg",
-                          "carbon_kg_low", "carbon_kg_high", "water_l"]],
+                          "carbon_kg_low", "carbon_kg_high", "water_l", "not_disclosed"]],
                      hide_index=True, width="stretch",
-                     column_config={"coverage": st.column_config.NumberColumn("coverage %")})
+                     column_config={"coverage": st.column_config.NumberColumn("coverage %"),
+                                    "not_disclosed": st.column_config.TextColumn("not disclosed")})
 
 st.subheader("Cumulative footprint over time")
 st.caption("Each family's running total of carbon: derivatives piling up on top of their base model.")

@@ -11,7 +11,8 @@ from dia.dashboard import _data, _ui
 _ui.header("Regions", "The same energy in other grids: where you train changes the footprint.")
 url, public = _data.db_url(), _data.is_public()
 ov = _ui.overview(url, public)
-recorded = ov.totals["energy_kwh"].value
+recorded_kwh = ov.totals["energy_kwh"]
+recorded = recorded_kwh.value if recorded_kwh is not None else 0.0  # not disclosed: the 100 kWh example
 energy_kwh = st.number_input("IT energy (kWh)", min_value=0.0, value=float(round(recorded, 6) or 100.0),
                              help="defaults to the store's total recorded production energy", key="regions_energy")
 

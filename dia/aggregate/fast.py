@@ -39,13 +39,20 @@ if TYPE_CHECKING:
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-# Columns of the per-model matrix built by :func:`own_matrix`.
+# Columns of the per-model matrix built by :func:`own_matrix`. ``*_disclosed``: members that
+# disclosed the quantity (summed over a family like the rest); where it is 0 the figure is
+# not disclosed, and :func:`all_totals` gives ``None`` for it, never a 0.
 COLUMNS: tuple[str, ...] = (
     "members", "with_report",
     "energy_kwh", "energy_kwh_low", "energy_kwh_high",
     "carbon_kg", "carbon_kg_low", "carbon_kg_high",
     "water_l", "water_l_low", "water_l_high",
+    "energy_disclosed", "carbon_disclosed", "water_disclosed",
 )
+FIGURES: dict[str, tuple[str, ...]] = {
+    q + "_disclosed": (q_unit, q_unit + "_low", q_unit + "_high")
+    for q, q_unit in (("energy", "energy_kwh"), ("carbon", "carbon_kg"), ("water", "water_l"))
+}
 
 
 def _gather(indptr: IntArray, indices: IntArray, nodes: IntArray) -> IntArray:
@@ -309,12 +316,28 @@ def own_matrix(ids: Sequence[str], totals: dict[str, Any]) -> FloatArray:
         t = totals.get(mid)
         if t is not None and t.runs:
             own[i, 1] = 1.0
-            own[i, 2:] = t.sums
+            own[i, 2:11] = t.sums
+            own[i, 11:14] = t.disclosed
     return own
 
 
-def all_totals(store: Store, *, scope: str = "family") -> dict[str, dict[str, float]]:
-    """Family (or upstream) totals of every model in ``store``: ``{model: {column: value}}``.
+def as_totals(row: FloatArray) -> dict[str, float | None]:
+    """One row of summed :data:`COLUMNS` as a dict, with ``None`` for the figures of a
+    quantity no member disclosed (a sum of nothing, not a zero).
+
+    >>> as_totals(np.array([2.0, 1.0, 0, 0, 0, 5.0, 4.0, 6.0, 0, 0, 0, 0, 1.0, 0]))["energy_kwh"] is None
+    True
+    """
+    out: dict[str, float | None] = dict(zip(COLUMNS, map(float, row), strict=True))
+    for flag, names in FIGURES.items():
+        if not out[flag]:
+            out.update(dict.fromkeys(names))
+    return out
+
+
+def all_totals(store: Store, *, scope: str = "family") -> dict[str, dict[str, float | None]]:
+    """Family (or upstream) totals of every model in ``store``: ``{model: {column: value}}``,
+    a figure ``None`` where no member disclosed it (:func:`as_totals`).
 
     >>> from dia.record.store import Store
     >>> all_totals(Store("sqlite://"))
@@ -329,7 +352,7 @@ def all_totals(store: Store, *, scope: str = "family") -> dict[str, dict[str, fl
     engine = FamilyEngine(len(ids), [p for p, _ in edges], [c for _, c in edges])
     own = own_matrix(ids, store.model_totals())
     summed = engine.upstream_totals(own) if scope == "upstream" else engine.family_totals(own)
-    return {m: dict(zip(COLUMNS, map(float, summed[i]), strict=True)) for i, m in enumerate(ids)}
+    return {m: as_totals(summed[i]) for i, m in enumerate(ids)}
 
 
-__all__ = ["COLUMNS", "FamilyEngine", "all_totals", "own_matrix"]
+__all__ = ["COLUMNS", "FIGURES", "FamilyEngine", "all_totals", "as_totals", "own_matrix"]

@@ -6,6 +6,11 @@ descendants, ``upstream`` = the model plus its UNIQUE ancestors: shared ancestor
 merges count once. Members without any report are listed (coverage tells how much of the
 scope is disclosed); ``impute=True`` adds priors for them, kept in ``imputed_totals``.
 
+A figure that no member disclosed is ``None`` ("not disclosed"), never 0: a card without
+energy is stored with an ``unavailable`` 0 kWh, which is not a measurement of zero.
+``coverage_by_quantity`` tells, per quantity, which share of the members disclosed it; a
+partly disclosed total is the sum of what was disclosed.
+
 >>> from dia.record.store import Store
 >>> store = Store("sqlite://")
 >>> store.add_edge("org/child", "org/base", "finetune")
@@ -32,7 +37,11 @@ QUANTITIES: tuple[str, ...] = ("energy_kwh", "carbon_kg", "water_l")
 
 
 class MemberRow(BaseModel):
-    """One member of the scope: its own footprint (not cumulative)."""
+    """One member of the scope: its own footprint (not cumulative).
+
+    A figure is ``None`` when the member has no report, or has reports none of which
+    disclosed it (``has_report`` tells which).
+    """
 
     model_id: str
     relation: str | None
@@ -57,12 +66,15 @@ class Rollup(BaseModel):
     members: int
     with_report: int
     coverage: float = Field(description="with_report / members")
-    energy_kwh: Interval
-    carbon_kg: Interval
-    water_l: Interval
+    coverage_by_quantity: dict[str, float] = Field(
+        description="per quantity (energy, carbon, water): members that disclosed it / members")
+    energy_kwh: Interval | None = Field(description="None: no member disclosed energy")
+    carbon_kg: Interval | None = Field(description="None: no member disclosed carbon")
+    water_l: Interval | None = Field(description="None: no member disclosed water")
     by_quality: dict[str, Interval] = Field(description="carbon kg per quality tier")
     by_relation: dict[str, int]
-    use: dict[str, Interval] = Field(description="inference/evaluation totals: energy_kwh, carbon_kg, water_l")
+    use: dict[str, Interval | None] = Field(
+        description="inference/evaluation totals: energy_kwh, carbon_kg, water_l (None: not disclosed)")
     imputed: bool
     imputed_totals: dict[str, Interval] | None
     rows: list[MemberRow]
@@ -79,11 +91,12 @@ class _Own:
     """Per-model sums read from the store in one SQL query, kept as plain floats.
 
     ``raw`` / ``raw_use`` hold value, low, high per quantity (``QUANTITIES`` order) and
-    ``raw_by_quality`` the carbon triple per tier; pydantic objects are built only on
-    demand (validating ~10^5 intervals in the hot loop cost seconds).
+    ``raw_by_quality`` the carbon triple per tier; ``disclosed`` / ``use_disclosed`` whether
+    any run disclosed each quantity. Pydantic objects are built only on demand
+    (validating ~10^5 intervals in the hot loop cost seconds).
     """
 
-    __slots__ = ("raw", "raw_by_quality", "raw_use", "runs", "use_runs")
+    __slots__ = ("disclosed", "raw", "raw_by_quality", "raw_use", "runs", "use_disclosed", "use_runs")
 
     def __init__(self) -> None:
         self.runs = 0
@@ -91,14 +104,17 @@ class _Own:
         self.raw_by_quality: dict[str, list[float]] = {}
         self.raw_use = [0.0] * 9
         self.use_runs = 0
+        self.disclosed = [False, False, False]
+        self.use_disclosed = [False, False, False]
 
     @property
-    def sums(self) -> dict[str, Interval]:
-        return {q: _iv(self.raw[3 * i:3 * i + 3]) for i, q in enumerate(QUANTITIES)}
+    def sums(self) -> dict[str, Interval | None]:
+        """Production sums per quantity; ``None`` for a quantity no run disclosed."""
+        return _figures(self.raw, self.disclosed)
 
     @property
-    def use(self) -> dict[str, Interval]:
-        return {q: _iv(self.raw_use[3 * i:3 * i + 3]) for i, q in enumerate(QUANTITIES)}
+    def use(self) -> dict[str, Interval | None]:
+        return _figures(self.raw_use, self.use_disclosed)
 
     @property
     def carbon_by_quality(self) -> dict[str, Interval]:
@@ -108,6 +124,16 @@ class _Own:
 def _iv(triple: list[float]) -> Interval:
     """An Interval of already-checked floats (no validation: hot path)."""
     return Interval.unchecked(triple[0], triple[1], triple[2])
+
+
+def _figures(raw: list[float], disclosed: list[bool]) -> dict[str, Interval | None]:
+    """Each quantity's interval, or ``None`` where nothing was disclosed (not a zero)."""
+    return {q: _iv(raw[3 * i:3 * i + 3]) if disclosed[i] else None for i, q in enumerate(QUANTITIES)}
+
+
+def _or_into(acc: list[bool], flags: tuple[bool, ...] | list[bool]) -> None:
+    for i, flag in enumerate(flags):
+        acc[i] = acc[i] or flag
 
 
 def _add_into(acc: list[float], values: list[float]) -> None:
@@ -128,9 +154,11 @@ def _own_footprints(store: Store, model_ids: set[str]) -> dict[str, _Own]:
         if row.is_use:
             own.use_runs += count
             _add_into(own.raw_use, values)
+            _or_into(own.use_disclosed, row.disclosed)
             continue
         own.runs += count
         _add_into(own.raw, values)
+        _or_into(own.disclosed, row.disclosed)
         tier = own.raw_by_quality.get(row.quality)
         if tier is None:
             tier = own.raw_by_quality[row.quality] = [0.0, 0.0, 0.0]
@@ -194,6 +222,8 @@ def _assemble(model_id: str, scope: Scope, impute: bool, graph: LineageGraph, de
     members = set(depths)
     totals = [0.0] * 9
     use = [0.0] * 9
+    disclosing = [0, 0, 0]  # members that disclosed energy, carbon, water
+    use_disclosed = [False, False, False]
     imputed_totals = {q: Interval(value=0.0, low=0.0, high=0.0) for q in QUANTITIES}
     by_quality: dict[str, list[float]] = {}
     by_relation: dict[str, int] = {}
@@ -206,6 +236,7 @@ def _assemble(model_id: str, scope: Scope, impute: bool, graph: LineageGraph, de
         has_report = own is not None and own.runs > 0
         if own is not None:
             _add_into(use, own.raw_use)
+            _or_into(use_disclosed, own.use_disclosed)
         # Every field given: model_construct then skips resolving defaults (hot path).
         fields: dict[str, Any] = {"energy_kwh": None, "carbon_kg": None, "water_l": None, "quality": "unavailable",
                                   "imputed_carbon_kg": None, "imputed_energy_kwh": None, "imputed_water_l": None,
@@ -217,8 +248,9 @@ def _assemble(model_id: str, scope: Scope, impute: bool, graph: LineageGraph, de
             tiers = frozenset(own.raw_by_quality)
             if tiers not in worst:
                 worst[tiers] = worst_quality(*sorted(tiers)).value
-            fields.update(energy_kwh=_iv(own.raw[0:3]), carbon_kg=_iv(own.raw[3:6]), water_l=_iv(own.raw[6:9]),
-                          quality=worst[tiers])
+            for i, flag in enumerate(own.disclosed):
+                disclosing[i] += flag
+            fields.update(_figures(own.raw, own.disclosed), quality=worst[tiers])
         elif impute:
             est = impute_member(relation, method, gpu_name=recorded_gpu(metadata.get(member)))
             if est is not None:
@@ -230,12 +262,15 @@ def _assemble(model_id: str, scope: Scope, impute: bool, graph: LineageGraph, de
         rows.append(MemberRow.model_construct(model_id=member, relation=relation, depth=depths[member],
                                               has_report=has_report, runs=own.runs if own else 0, **fields))
     with_report = sum(r.has_report for r in rows)
+    figures = _figures(totals, [n > 0 for n in disclosing])
     return Rollup.model_construct(
         model=model_id, scope=scope, members=len(rows), with_report=with_report,
-        coverage=with_report / len(rows), energy_kwh=_iv(totals[0:3]), carbon_kg=_iv(totals[3:6]),
-        water_l=_iv(totals[6:9]), by_quality={k: _iv(v) for k, v in sorted(by_quality.items())},
+        coverage=with_report / len(rows),
+        coverage_by_quantity={q.split("_")[0]: n / len(rows) for q, n in zip(QUANTITIES, disclosing, strict=True)},
+        energy_kwh=figures["energy_kwh"], carbon_kg=figures["carbon_kg"], water_l=figures["water_l"],
+        by_quality={k: _iv(v) for k, v in sorted(by_quality.items())},
         by_relation=dict(sorted(by_relation.items())),
-        use={q: _iv(use[3 * i:3 * i + 3]) for i, q in enumerate(QUANTITIES)}, imputed=impute,
+        use=_figures(use, use_disclosed), imputed=impute,
         imputed_totals=imputed_totals if impute else None, rows=rows,
     )
 

@@ -19,16 +19,23 @@ if TYPE_CHECKING:
     from dia.link.graph import LineageGraph
 
 
-def _fmt(interval: Interval | None, unit: str) -> str:
+NOT_DISCLOSED = "not disclosed"  # a figure no report gave: never printed as 0
+
+
+def _fmt(interval: Interval | None, unit: str, missing: str = NOT_DISCLOSED) -> str:
     if interval is None:
-        return "no report"
+        return missing
     return f"{interval.value:.4g} {unit} [{interval.low:.4g}-{interval.high:.4g}]"
 
 
-def _span(interval: Interval | None) -> str:
+def _span(interval: Interval | None, missing: str = NOT_DISCLOSED) -> str:
     if interval is None:
-        return "no report"
+        return missing
     return f"{interval.value:.4g} [{interval.low:.4g}-{interval.high:.4g}]"
+
+
+def _value(interval: Interval | None, unit: str, name: str) -> str:
+    return f"{interval.value:.4g} {unit}" if interval is not None else f"{name} {NOT_DISCLOSED}"
 
 
 def _node_label(model_id: str, relation: str | None, own: Any, *, seen: bool = False) -> Text:
@@ -48,9 +55,9 @@ def _node_label(model_id: str, relation: str | None, own: Any, *, seen: bool = F
     from dia.record.report import worst_quality
 
     label.stylize("bold", 0, len(model_id))
-    carbon = own.sums["carbon_kg"]
-    label.append(f"  {own.sums['energy_kwh'].value:.4g} kWh, {carbon.value:.4g} kgCO2e, "
-                 f"{own.sums['water_l'].value:.4g} L  ")
+    sums = own.sums
+    label.append(f"  {_value(sums['energy_kwh'], 'kWh', 'energy')}, {_value(sums['carbon_kg'], 'kgCO2e', 'carbon')}, "
+                 f"{_value(sums['water_l'], 'L', 'water')}  ")
     label.append(worst_quality(*own.carbon_by_quality).value, style="cyan")
     label.append(f" ({own.runs} runs)")
     return label
@@ -68,7 +75,8 @@ def _lineage_doc(graph: LineageGraph, model_id: str, up: dict[str, int], down: d
             "distance": up.get(mid, down.get(mid, 0)),
             "parents": graph.relations_to_parents(mid),
             "has_report": has, "runs": own.runs if own else 0,
-            **{q: (own.sums[q].model_dump() if has and own is not None else None)
+            # None: no report, or reports that did not disclose the quantity (never a 0).
+            **{q: (iv.model_dump() if has and own is not None and (iv := own.sums[q]) is not None else None)
                for q in ("energy_kwh", "carbon_kg", "water_l")},
         })
     within = set(up) | set(down)
@@ -159,14 +167,18 @@ def _print_rollup(r: Rollup) -> None:
     head.append(f" {r.scope} ({what}): {r.members} members, {r.with_report} with a report, "
                 f"coverage {r.coverage:.0%}", style="")
     console.print(head, soft_wrap=True)
-    console.print(f"  energy  {_fmt(r.energy_kwh, 'kWh')}")
-    console.print(f"  carbon  {_fmt(r.carbon_kg, 'kgCO2e')}")
-    console.print(f"  water   {_fmt(r.water_l, 'L')}")
+    for name, figure, unit in (("energy", r.energy_kwh, "kWh"), ("carbon", r.carbon_kg, "kgCO2e"),
+                               ("water", r.water_l, "L")):
+        total = f"  {name:<7} {_fmt(figure, unit)}"
+        share = r.coverage_by_quantity.get(name, 0.0)
+        if figure is not None and share < 1.0:  # a partial sum: say how much is missing
+            total += f" (disclosed by {round(share * r.members)} of {r.members})"
+        console.print(total)
     if r.by_quality:
         mix = ", ".join(f"{tier} {iv.value:.4g}" for tier, iv in r.by_quality.items())
         console.print(f"  carbon by quality (kgCO2e): {mix}")
     console.print("  relations: " + ", ".join(f"{k} {v}" for k, v in r.by_relation.items()))
-    if any(iv.value for iv in r.use.values()):
+    if any(iv is not None and iv.value for iv in r.use.values()):
         console.print(f"  use (inference/evaluation, not included): {_fmt(r.use['energy_kwh'], 'kWh')}, "
                       f"{_fmt(r.use['carbon_kg'], 'kgCO2e')}")
     if r.imputed and r.imputed_totals is not None:
@@ -192,7 +204,7 @@ def _members_table(r: Rollup) -> Table:
     for row in r.rows:
         carbon: Text | str = _span(row.carbon_kg) if row.has_report else (
             Text(f"~{row.imputed_carbon_kg.value:.4g} imputed", style="yellow") if row.imputed_carbon_kg
-            else "no report")
+            else "no report")  # has a report but no carbon in it: "not disclosed"
         table.add_row(row.model_id, row.relation or "", str(row.depth), str(row.runs), carbon, row.quality)
     return table
 

@@ -289,6 +289,8 @@ def _finetune_with_lightning(store: Any, sizes: Any, clf: Any, train: Any, toy: 
 
 
 def _fmt(iv: Any, unit: str, digits: int = 3) -> str:
+    if iv is None:  # no member disclosed it: never shown as 0
+        return "not disclosed"
     return f"{iv.value:.{digits}g} {unit} [{iv.low:.{digits}g}-{iv.high:.{digits}g}]"
 
 

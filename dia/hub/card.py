@@ -143,8 +143,10 @@ def body_section(meta: dict[str, Any], *, line_break: str = "\n") -> str:
     up = block.get("upstream_cumulative")
     if up:
         c = up["carbon_kg"]
+        figure = (f"{c['value']:.4g} kg CO2e ({c['low']:.4g} to {c['high']:.4g})" if c is not None
+                  else "carbon not disclosed")  # null: no model disclosed carbon, not a zero
         lines += ["", f"Cumulative with its ancestors ({up['with_report']} of {up['members']} models "
-                      f"disclosed): {c['value']:.4g} kg CO2e ({c['low']:.4g} to {c['high']:.4g})."]
+                      f"disclosed): {figure}."]
     lines.append(SECTION_END)
     return line_break.join(lines)
 

@@ -37,6 +37,11 @@ class RunRow(SQLModel, table=True):
     water_l_low: float = 0.0
     water_l_high: float = 0.0
     quality: str = Field(default="unavailable", max_length=16, description="quality of total carbon")
+    # Whether energy and water were disclosed (a quality other than ``unavailable``): a
+    # figure nobody disclosed is stored as 0 and must read back as "not disclosed". NULL
+    # in rows written before these columns existed (the store then falls back to > 0).
+    energy_quality: str | None = Field(default=None, max_length=16, description="quality of IT energy")
+    water_quality: str | None = Field(default=None, max_length=16, description="quality of total water")
     is_use: bool = Field(default=False, description="inference or evaluation run")
     report_json: str = Field(sa_column=Column(Text, nullable=False))
 

@@ -39,8 +39,9 @@ def test_rollup_json_has_the_documented_keys(family_db: str) -> None:
     proc = _dia(family_db, "rollup", "demo/base", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert list(doc)[:12] == ["model", "scope", "members", "with_report", "coverage", "energy_kwh", "carbon_kg",
-                              "water_l", "by_quality", "by_relation", "use", "imputed"]
+    assert list(doc)[:13] == ["model", "scope", "members", "with_report", "coverage", "coverage_by_quantity",
+                              "energy_kwh", "carbon_kg", "water_l", "by_quality", "by_relation", "use", "imputed"]
+    assert set(doc["coverage_by_quantity"]) == {"energy", "carbon", "water"}
     assert "rows" in doc and "imputed_totals" not in doc
     assert (doc["members"], doc["with_report"]) == (6, 5)
     assert doc["energy_kwh"]["value"] == pytest.approx(1101.6)

@@ -168,9 +168,14 @@ def _factors(runs: list[RunReport]) -> list[dict[str, Any]]:
 
 
 def upstream_block(r: Rollup) -> dict[str, Any]:
-    """The ``upstream_cumulative`` block from an upstream rollup (labelled: never summed on read)."""
+    """The ``upstream_cumulative`` block from an upstream rollup (labelled: never summed on read).
 
-    def iv(x: Any) -> dict[str, float]:
+    A quantity no member disclosed is written as ``null`` ("not disclosed"), never as 0.
+    """
+
+    def iv(x: Any) -> dict[str, float] | None:
+        if x is None:
+            return None
         return {"value": rounded(x.value), "low": rounded(x.low), "high": rounded(x.high)}
 
     return {
