@@ -2,8 +2,9 @@
 
 A member without any production run gets a GPU-hour prior chosen by its relation to its
 parent, turned into energy with its recorded GPU (TDP x 60-80 % utilisation, the DIA
-paper's draw range) and into carbon and water with DIA's default factors
-(``docs: methodology section 2``). Results carry quality ``imputed`` and are reported
+paper's draw range) and into carbon and water with :func:`dia.convert.footprint` at an unknown place (the
+world defaults of ``docs: methodology section 2``, DIA's conventions, the embodied figure
+of the recorded accelerator). Results carry quality ``imputed`` and are reported
 apart from disclosed totals, never added to them.
 
 Sources: GPU-hour priors lora 1, qlora 1.5, adapter 1, quantized 0.5, merge 0.2,
@@ -55,12 +56,6 @@ UTILISATION: tuple[float, float, float] = (0.7, 0.6, 0.8)
 # When the member's GPU is unknown: an NVIDIA A100 SXM (400 W), the commonest training GPU
 # on Hub cards.
 DEFAULT_TDP_W = 400.0
-# Methodology section 2 defaults: central, low, high.
-PUE: tuple[float, float, float] = (1.2, 1.08, 1.6)
-CARBON_INTENSITY_KG_PER_KWH: tuple[float, float, float] = (0.475, 0.03, 0.80)
-WUE_ONSITE_L_PER_KWH: tuple[float, float, float] = (0.55, 0.0, 2.5)
-EWIF_L_PER_KWH: tuple[float, float, float] = (2.0, 0.5, 4.5)
-EMBODIED_KG_PER_GPU_HOUR: tuple[float, float, float] = (0.013, 0.004, 0.030)
 
 
 @dataclass(frozen=True)
@@ -89,35 +84,38 @@ def prior_gpu_hours(relation: str | None, method: str | None = None) -> float | 
 
 
 def _tdp_w(gpu_name: str | None) -> tuple[float, str]:
-    if gpu_name:
-        import importlib
+    from dia.convert import gpu_tdp_w
 
-        try:  # the conversion module's GPU table, when installed
-            lookup = getattr(importlib.import_module("dia.convert"), "gpu_tdp_w", None)
-        except ImportError:
-            lookup = None
-        tdp = lookup(gpu_name) if lookup is not None else None
-        if tdp:
-            return float(tdp), gpu_name
+    tdp = gpu_tdp_w(gpu_name) if gpu_name else None
+    if tdp:
+        return float(tdp), gpu_name  # type: ignore[return-value]
     return DEFAULT_TDP_W, "default GPU (400 W)"
 
 
 def impute_member(relation: str | None, method: str | None = None, *, gpu_name: str | None) -> Imputation | None:
-    """Impute a member's footprint from its relation and GPU; ``None`` when no prior applies."""
+    """Impute a member's footprint from its relation and GPU; ``None`` when no prior applies.
+
+    Energy is the prior's GPU-hours x the GPU's board power x utilisation; carbon and water
+    come from :func:`dia.convert.footprint` at an unknown place (world defaults, the same
+    conventions and the same per-accelerator embodied figure as every other conversion).
+    """
+    from dia.convert import footprint
+    from dia.record.report import Quantity
+
     hours = prior_gpu_hours(relation, method)
     if hours is None:
         return None
     tdp_w, gpu_label = _tdp_w(gpu_name)
     gh = Interval(value=hours, low=hours * PRIOR_SPREAD[0], high=hours * PRIOR_SPREAD[1])
-    it = [gh.value * tdp_w / 1000 * UTILISATION[0], gh.low * tdp_w / 1000 * UTILISATION[1],
-          gh.high * tdp_w / 1000 * UTILISATION[2]]
-    facility = [it[i] * PUE[i] for i in range(3)]
-    carbon = [facility[i] * CARBON_INTENSITY_KG_PER_KWH[i] + [gh.value, gh.low, gh.high][i] * EMBODIED_KG_PER_GPU_HOUR[i]
-              for i in range(3)]
-    water = [it[i] * WUE_ONSITE_L_PER_KWH[i] + facility[i] * EWIF_L_PER_KWH[i] for i in range(3)]
+    it_kwh = Quantity(value=gh.value * tdp_w / 1000 * UTILISATION[0], low=gh.low * tdp_w / 1000 * UTILISATION[1],
+                      high=gh.high * tdp_w / 1000 * UTILISATION[2], unit="kWh", quality="imputed")
+    # use_configured=False: this machine's DIA_COUNTRY says nothing about where a silent member trained.
+    fp = footprint(it_kwh, gpu_hours=gh, gpu_name=gpu_name, on_unknown="world", use_configured=False)
+    facility = fp.energy.facility_kwh
+    assert facility is not None and fp.carbon.total_kg is not None
     basis = f"{relation}{':' + method if method else ''} prior {hours:g} GPU-h on {gpu_label}, default factors"
-    return Imputation(gh, Interval.from_triple(facility), Interval.from_triple(carbon), Interval.from_triple(water),
-                      tdp_w, basis)
+    return Imputation(gh, Interval.from_triple(facility.triple()), Interval.from_triple(fp.carbon.total_kg.triple()),
+                      Interval.from_triple(fp.water.total_l.triple()), tdp_w, basis)
 
 
 def recorded_gpu(metadata: dict[str, Any] | None) -> str | None:

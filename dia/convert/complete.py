@@ -4,7 +4,8 @@
 record layer (which never imports :mod:`dia.convert` itself). It runs the tracker's own
 conversion (:func:`~dia.convert.footprint.convert_report`: the report's location, an
 unknown or missing one falling back to the world default with quality ``estimated`` and a
-note) and keeps the energy exactly as stated:
+note; never the importing machine's ``DIA_COUNTRY`` or config file, since the run happened
+elsewhere) and keeps the energy exactly as stated:
 
 * no carbon (and energy disclosed): carbon and water are filled, with their factors;
 * carbon but no water: water alone is filled (on-site from IT energy x WUE, off-site
@@ -43,7 +44,7 @@ def _converted(report: RunReport) -> RunReport:
         assert facility is not None
         ratio = facility.value / it.value
         try:
-            done = convert_report(report, pue=ratio)
+            done = convert_report(report, use_configured=False, pue=ratio)
         except InvalidFactorError:
             raise InvalidReportError(
                 f"energy.facility_kwh: {facility.value:.6g} is {ratio:.3g} x it_kwh, a PUE outside 1-5:"
@@ -51,7 +52,7 @@ def _converted(report: RunReport) -> RunReport:
         factors = [_stated_pue(f) if f.name == "pue" else f for f in done.factors]
         done = done.model_copy(update={"factors": factors})
     else:
-        done = convert_report(report)
+        done = convert_report(report, use_configured=False)
     return done.model_copy(update={"energy": energy if stated_pue else done.energy})
 
 

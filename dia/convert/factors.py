@@ -263,13 +263,22 @@ def ewif_of_mix(share: dict[str, float], *, with_hydro: bool) -> float:
 
 def _ewif(place: Place, hydro: Hydro) -> Factor:
     grid = place.mix_grid
-    if grid is None or not grid.mix_share:
-        value, low, high = DEFAULT_EWIF_L_PER_KWH
-        return Factor(name="ewif", value=value, low=low, high=high, unit="L/kWh", source=_METHODOLOGY,
-                      granularity="world", key="world",
-                      note="no generation mix: typical mixes; the interval covers both hydro conventions")
-    without = ewif_of_mix(grid.mix_share, with_hydro=False)
-    with_ = ewif_of_mix(grid.mix_share, with_hydro=True)
+    world = grid is None or not grid.mix_share
+    # No known mix: the world's generation mix under the same convention, so that the
+    # central value never changes convention with the place (range: methodology section 2).
+    share = world_mix() if world else grid.mix_share  # type: ignore[union-attr]
+    without = ewif_of_mix(share, with_hydro=False)
+    with_ = ewif_of_mix(share, with_hydro=True)
+    if world:
+        counted = hydro != "without"
+        chosen, other = (with_, without) if counted else (without, with_)
+        _, low, high = DEFAULT_EWIF_L_PER_KWH
+        return Factor(name="ewif", value=chosen, low=min(low, chosen), high=max(high, chosen), unit="L/kWh",
+                      source=f"world generation mix (codecarbon country mixes weighted by generation) x Macknick"
+                             f" et al. 2012; range: {_METHODOLOGY}", granularity="world", key="world",
+                      note="location unknown: the interval spans typical grids and both hydro conventions",
+                      alternative=other, convention=HYDRO_DEFAULT if counted else HYDRO_OTHER)
+    assert grid is not None
     source = f"{grid.source} mix x Macknick et al. 2012 water consumption per technology"
     granularity: Literal["subnational", "country"] = "subnational" if grid.level == "subnational" else "country"
     pinned = hydro in ("with", "without")
@@ -304,6 +313,7 @@ def resolve_factors(
     hydro: Hydro = "both",
     gpu_name: str | None = None,
     on_unknown: OnUnknown = "raise",
+    use_configured: bool = True,
 ) -> ResolvedFactors:
     """Resolve the location and every factor for it; overrides win over the tables."""
     if hydro not in HYDRO_CONVENTIONS:
@@ -313,7 +323,8 @@ def resolve_factors(
     pue_v = None if pue is None else check_override("pue", pue, minimum=1.0, maximum=5.0)
     wue_v = None if wue is None else check_override("wue", wue, maximum=50.0)
     place = resolve_place(country=country, region=region, cloud_provider=cloud_provider,
-                          cloud_region=cloud_region, explicit_intensity=ci is not None, on_unknown=on_unknown)
+                          cloud_region=cloud_region, explicit_intensity=ci is not None, on_unknown=on_unknown,
+                          use_configured=use_configured)
     factors = {
         "carbon_intensity": _carbon_intensity(place, ci),
         "pue": _pue(place, pue_v),

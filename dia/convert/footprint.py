@@ -88,13 +88,14 @@ def footprint(
     hydro: Hydro = "both",
     energy_quality: Quality | str = Quality.REPORTED,
     on_unknown: OnUnknown = "raise",
+    use_configured: bool = True,
 ) -> Footprint:
     """Carbon and water for ``energy_kwh`` of IT energy (GPU + CPU + RAM) at a place.
 
     ``energy_kwh`` is a number (taken with quality ``energy_quality``, ``reported`` by
     default: a figure from elsewhere) or a :class:`~dia.record.report.Quantity` in kWh.
     ``carbon_intensity`` is in kgCO2e/kWh. With no location argument the environment
-    (``DIA_COUNTRY`` ...) or the config file is used; unknown names raise
+    (``DIA_COUNTRY`` ...) or the config file is used (not with ``use_configured=False``); unknown names raise
     :class:`~dia.errors.UnknownLocationError` unless ``on_unknown="world"``.
     ``gpu_hours`` is a number, a :class:`dia.Interval` or ``(value, low, high)``; with
     ``gpu_name`` (an NVML or card name) it gives the embodied carbon of that accelerator
@@ -114,7 +115,8 @@ def footprint(
     gpu_h = gpu_hours_interval(gpu_hours)
     resolved = resolve_factors(country=country, region=region, cloud_provider=cloud_provider,
                                cloud_region=cloud_region, pue=pue, wue=wue, carbon_intensity=carbon_intensity,
-                               hydro=hydro, gpu_name=gpu_name, on_unknown=on_unknown)
+                               hydro=hydro, gpu_name=gpu_name, on_unknown=on_unknown,
+                               use_configured=use_configured)
     f = resolved.factors
     ci, pue_f, wue_f, ewif_f, emb_f = (f["carbon_intensity"], f["pue"], f["wue"], f["ewif"],
                                         f["embodied_per_gpu_hour"])
@@ -141,15 +143,18 @@ def footprint(
     )
 
 
-def convert_report(report: RunReport, **overrides: object) -> RunReport:
+def convert_report(report: RunReport, *, use_configured: bool = True, **overrides: object) -> RunReport:
     """Fill a report's carbon, water and factors from its energy, GPU-hours and location.
 
     The tracker's path: an unknown location falls back to the world default with a note,
     never an error. ``overrides`` are ``pue``, ``wue``, ``carbon_intensity``, ``hydro``.
+    A report with no location takes this machine's configured one (``DIA_COUNTRY``, the
+    config file) unless ``use_configured=False`` (a report imported from elsewhere).
     """
     loc = report.location
     gpu_name = report.hardware.gpus[0].name if report.hardware.gpus else None
     fp = footprint(report.energy.it_kwh, gpu_hours=report.gpu_hours, gpu_name=gpu_name,
                    country=loc.country, region=loc.region, cloud_provider=loc.cloud_provider,
-                   cloud_region=loc.cloud_region, on_unknown="world", **overrides)  # type: ignore[arg-type]
+                   cloud_region=loc.cloud_region, on_unknown="world", use_configured=use_configured,
+                   **overrides)  # type: ignore[arg-type]
     return fp.apply(report)

@@ -125,14 +125,18 @@ def resolve_place(
     cloud_region: str | None = None,
     explicit_intensity: bool = False,
     on_unknown: OnUnknown = "raise",
+    use_configured: bool = True,
 ) -> Place:
     """Resolve a location (falling back to env vars and the config file); see module docs.
+
+    ``use_configured=False`` skips that fallback: a report imported from elsewhere that
+    names no place was not run where this machine's settings say (world default instead).
 
     >>> resolve_place(region="quebec").location.country
     'CAN'
     """
     notes: list[str] = []
-    if not any((country, region, cloud_provider, cloud_region)):
+    if use_configured and not any((country, region, cloud_provider, cloud_region)):
         fields, origin = configured_location()
         country, region = fields["country"], fields["region"]
         cloud_provider, cloud_region = fields["cloud_provider"], fields["cloud_region"]

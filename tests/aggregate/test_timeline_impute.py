@@ -63,3 +63,26 @@ def test_imputation_scales_with_prior_and_uses_recorded_gpu() -> None:
     assert ft.energy_kwh.low < ft.energy_kwh.value < ft.energy_kwh.high
     assert recorded_gpu({"hardware": {"gpus": [{"name": "NVIDIA H100", "count": 8}]}}) == "NVIDIA H100"
     assert recorded_gpu({}) is None
+
+
+def test_imputation_ignores_this_machines_place_and_uses_the_gpus_embodied_figure(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia import settings
+    from dia.convert import embodied
+
+    monkeypatch.delenv(settings.ENV_COUNTRY, raising=False)
+    unset = impute_member("finetune", gpu_name="Tesla T4")
+    # A silent member trained somewhere unknown: Norway's near-zero grid must not leak in.
+    monkeypatch.setenv(settings.ENV_COUNTRY, "NOR")
+    with_country = impute_member("finetune", gpu_name="Tesla T4")
+    assert unset is not None and with_country is not None
+    assert with_country.carbon_kg == unset.carbon_kg and with_country.water_l == unset.water_l
+    # Same energy, a larger accelerator class: more embodied carbon per GPU-hour.
+    t4 = embodied.embodied_factor("Tesla T4").value
+    h100 = embodied.embodied_factor("NVIDIA H100 80GB HBM3").value
+    assert t4 < h100
+    from dia.convert.factors import DEFAULT_CI_KG_PER_KWH
+
+    # Central carbon = facility energy x the world intensity + the T4's embodied share (g -> kg).
+    embodied_kg = unset.carbon_kg.value - unset.energy_kwh.value * DEFAULT_CI_KG_PER_KWH[0]
+    assert embodied_kg == pytest.approx(unset.gpu_hours.value * t4 / 1000, rel=1e-9)

@@ -243,3 +243,16 @@ def test_reports_written_before_the_conventions_still_load() -> None:
     assert (factor.convention, factor.alternative) == (None, None)
     with pytest.raises(ValueError, match="alternative"):
         Factor.model_validate({**old, "alternative": -1.0})
+
+
+def test_the_world_default_water_factor_follows_the_same_hydro_convention(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia.convert.factors import HYDRO_DEFAULT, HYDRO_OTHER, ewif_of_mix, world_mix
+
+    unknown = resolve_factors(use_configured=False).factors["ewif"]
+    with_hydro = ewif_of_mix(world_mix(), with_hydro=True)
+    without = ewif_of_mix(world_mix(), with_hydro=False)
+    assert unknown.granularity == "world" and unknown.convention == HYDRO_DEFAULT
+    assert unknown.value == pytest.approx(with_hydro) and unknown.alternative == pytest.approx(without)
+    assert unknown.low <= without < with_hydro <= unknown.high
+    pinned = resolve_factors(use_configured=False, hydro="without").factors["ewif"]
+    assert pinned.convention == HYDRO_OTHER and pinned.value == pytest.approx(without)

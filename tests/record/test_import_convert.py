@@ -16,6 +16,7 @@ import pytest
 from factories import run_report
 from typer.testing import CliRunner
 
+from dia import settings
 from dia.cli.main import app
 from dia.convert import convert_report
 from dia.convert.complete import NOTE_CONVERTED, NOTE_WATER, convert_if_missing
@@ -76,6 +77,20 @@ def test_energy_without_a_location_gets_the_world_default_estimated_with_a_note(
     assert stored.energy.it_kwh.quality.value == "measured"
     assert stored.location.resolved_level == "world"
     assert any("world-average" in n for n in stored.notes)
+
+
+def test_the_importing_machines_configured_place_is_not_applied(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run happened elsewhere: this machine's DIA_COUNTRY says nothing about it.
+    monkeypatch.setenv(settings.ENV_COUNTRY, "NOR")
+    db = f"sqlite:///{tmp_path}/s.sqlite"
+    report = energy_only("org/elsewhere")
+    assert import_file(tmp_path, [report], db).exit_code == 0
+    stored = Store(db).get_run(report.id)
+    assert stored is not None and stored.carbon is not None
+    assert stored.location.country is None and stored.location.resolved_level == "world"
+    assert stored.carbon.total_kg.quality.value == "estimated"
+    assert not any("location taken from" in n for n in stored.notes)
 
 
 def test_ingest_of_a_report_file_converts_too(tmp_path: Path) -> None:
