@@ -116,7 +116,7 @@ def v01_metadata(model_id: str, store: Store | str | None = None) -> dict[str, A
 
 def _fmt(q: dict[str, Any] | None, unit: str) -> tuple[str, str, str]:
     if q is None:
-        return "n/a", "", "unavailable"
+        return "not disclosed", "", ""
     span = "" if q["low"] == q["high"] else f"{q['low']:.4g} to {q['high']:.4g}"
     return f"{q['value']:.4g} {unit}", span, str(q["quality"])
 

@@ -193,3 +193,22 @@ def test_not_disclosed_output_fits_80_columns(mixed: str) -> None:
         assert proc.returncode == 0, proc.stderr
         mine = [line for line in proc.stdout.splitlines() if "disclosed" in line and "with a report" not in line]
         assert mine and max(len(line) for line in mine) <= 80, proc.stdout
+
+
+@pytest.mark.parametrize("card_format", ["hf", "dia-v0.1", "both"])
+def test_a_card_dia_writes_never_turns_not_disclosed_into_a_stated_zero(tmp_path: Path, card_format: str) -> None:
+    runner = CliRunner()
+    first, second = f"sqlite:///{tmp_path}/first.sqlite", f"sqlite:///{tmp_path}/second.sqlite"
+    assert runner.invoke(app, ["ingest", str(_cards(tmp_path / "in", {"fam/base": BASE})), "--db", first]).exit_code == 0
+    out = tmp_path / "out" / "fam" / "base" / "README.md"
+    written = runner.invoke(app, ["card", "fam/base", "--write", str(out), "--format", card_format, "--db", first])
+    assert written.exit_code == 0, written.output
+    text = out.read_text(encoding="utf-8")
+    assert "energy_consumed" not in text and "energy_kwh" not in text
+    if card_format != "dia-v0.1":
+        assert "| Energy (IT) | not disclosed |" in text and "0 kWh" not in text
+    # Read back elsewhere, energy is still not disclosed (not a reported 0).
+    assert runner.invoke(app, ["ingest", str(tmp_path / "out"), "--db", second]).exit_code == 0
+    family = json.loads(runner.invoke(app, ["rollup", "fam/base", "--json", "--db", second]).output)
+    assert family["energy_kwh"] is None and family["coverage_by_quantity"]["energy"] == 0
+    assert family["carbon_kg"]["value"] == pytest.approx(0.5)

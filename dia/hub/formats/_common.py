@@ -279,7 +279,8 @@ def qdict(q: Quantity | None) -> dict[str, Any] | None:
 
 
 def sum_present(items: Iterable[Quantity | None], unit: str) -> Quantity | None:
-    present = [q for q in items if q is not None]
+    """The sum of the disclosed figures; ``None`` when none was (never a stated 0)."""
+    present = [q for q in items if q is not None and q.quality is not Quality.UNAVAILABLE]
     return sum_quantities(present, unit) if present else None
 
 
