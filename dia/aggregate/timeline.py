@@ -28,13 +28,16 @@ if TYPE_CHECKING:
 
 
 class TimelinePoint(BaseModel):
-    """Cumulative family totals (central values) up to and including ``date``."""
+    """Cumulative family totals (central values) up to and including ``date``.
+
+    A quantity no run up to ``date`` disclosed is ``None`` ("not disclosed"), never 0.
+    """
 
     date: datetime
     model_id: str  # the family's model (as asked for)
-    energy_kwh: float
-    carbon_kg: float
-    water_l: float
+    energy_kwh: float | None
+    carbon_kg: float | None
+    water_l: float | None
     member: str | None = None  # the member whose run added this step
 
 
@@ -79,19 +82,28 @@ def cumulative_points(store: Store, families: list[str], *, graph: LineageGraph 
             if mid in group:
                 when = when or created.get(mid)
                 if when is not None:  # an undated run cannot be placed on a timeline
-                    events.append((when, mid, energy or 0.0, carbon or 0.0, water or 0.0))
+                    events.append((when, mid, energy, carbon, water))
         events.sort(key=lambda e: (e[0], e[1]))
         step = 1 if not max_points else max(1, -(-len(events) // max_points))
-        energy_kwh = carbon_kg = water_l = 0.0
+        energy_kwh: float | None = None
+        carbon_kg: float | None = None
+        water_l: float | None = None
         last = len(events) - 1
         for i, (when, mid, energy, carbon, water) in enumerate(events):
-            energy_kwh += energy
-            carbon_kg += carbon
-            water_l += water
+            energy_kwh = _add(energy_kwh, energy)
+            carbon_kg = _add(carbon_kg, carbon)
+            water_l = _add(water_l, water)
             if i % step == 0 or i == last:
                 out.append({"date": when, "model_id": family, "energy_kwh": energy_kwh, "carbon_kg": carbon_kg,
                             "water_l": water_l, "member": mid})
     return out
+
+
+def _add(total: float | None, figure: float | None) -> float | None:
+    """A running total of disclosed figures: ``None`` until the first one."""
+    if figure is None:
+        return total
+    return figure if total is None else total + figure
 
 
 __all__ = ["TimelinePoint", "cumulative_points", "timeline"]

@@ -131,13 +131,13 @@ class Refusal:
 
 class DatedRun(NamedTuple):
     """A production run as the timeline needs it: model, end-else-start date (naive UTC)
-    and its central energy, carbon and water."""
+    and its central energy, carbon and water (``None``: not disclosed)."""
 
     model_id: str
     when: datetime | None
-    energy_kwh: float
-    carbon_kg: float
-    water_l: float
+    energy_kwh: float | None
+    carbon_kg: float | None
+    water_l: float | None
 
 
 @dataclass(frozen=True)
@@ -324,6 +324,20 @@ class Store:
         written by an older DIA may lack them)."""
         with self.engine.connect() as conn:
             return {c["name"] for c in inspect(conn).get_columns(RunRow.__tablename__)} >= _QUALITY_COLUMNS
+
+    def _disclosed_figures(self) -> list[Any]:
+        """Per run: energy, carbon and water central values, NULL where not disclosed (never 0)."""
+        def figure(value: Any, quality: Any, high: Any) -> Any:
+            if quality is None:  # rows written before the quality columns: a positive figure was disclosed
+                return case((high > 0, value), else_=None)
+            return case((quality == "unavailable", None), (quality.is_not(None), value), (high > 0, value),
+                        else_=None)
+
+        known = self._has_quality_columns
+        return [figure(col(RunRow.energy_kwh), col(RunRow.energy_quality) if known else None,
+                       col(RunRow.energy_kwh_high)),
+                case((col(RunRow.quality) == "unavailable", None), else_=col(RunRow.carbon_kg)),
+                figure(col(RunRow.water_l), col(RunRow.water_quality) if known else None, col(RunRow.water_l_high))]
 
     def _disclosed_columns(self, *, carbon: bool = True) -> list[Any]:
         """Per group: whether any run disclosed energy, (carbon,) water: 1 or 0 each.
@@ -620,8 +634,7 @@ class Store:
         # COALESCE in SQL: one date per run. Read as the database's own value (SQLite: ISO
         # text), parsed below: sqlmodel's timezone wrapper per row cost more than the query.
         when = type_coerce(func.coalesce(col(RunRow.ended_at), col(RunRow.started_at)), String)
-        stmt = select(col(RunRow.model_id), when, col(RunRow.energy_kwh), col(RunRow.carbon_kg),
-                      col(RunRow.water_l)).where(col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
+        stmt = select(col(RunRow.model_id), when, *self._disclosed_figures()).where(col(RunRow.is_use).is_(False), col(RunRow.model_id).is_not(None))
         # Up to 500 models: the database filters (IN list); more: one scan filtered here.
         if model_ids is not None and len(model_ids) <= 500:
             stmt = stmt.where(col(RunRow.model_id).in_(sorted(model_ids)))

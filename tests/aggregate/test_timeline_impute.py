@@ -86,3 +86,19 @@ def test_imputation_ignores_this_machines_place_and_uses_the_gpus_embodied_figur
     # Central carbon = facility energy x the world intensity + the T4's embodied share (g -> kg).
     embodied_kg = unset.carbon_kg.value - unset.energy_kwh.value * DEFAULT_CI_KG_PER_KWH[0]
     assert embodied_kg == pytest.approx(unset.gpu_hours.value * t4 / 1000, rel=1e-9)
+
+
+def test_timeline_never_turns_an_undisclosed_figure_into_zero(tmp_path: Path) -> None:
+    from factories import run_report
+
+    store = Store(f"sqlite:///{tmp_path}/s.sqlite")
+    # The base states carbon only (a Hub card: energy unavailable), the fine-tune measured energy.
+    store.save_run(run_report("fam/base", energy_kwh=0.0, quality="unavailable", carbon_kg=0.5,
+                              carbon_quality="reported", started_at=datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    store.save_run(run_report("fam/chat", energy_kwh=3.2, carbon_kg=0.2, parents=[("fam/base", "finetune")],
+                              started_at=datetime(2024, 2, 1, tzinfo=timezone.utc)))
+    first, last = timeline("fam/base", store=store)
+    assert first.member == "fam/base" and first.carbon_kg == pytest.approx(0.5)
+    assert first.energy_kwh is None and first.water_l is None  # not disclosed yet, not 0
+    assert last.energy_kwh == pytest.approx(3.2) and last.carbon_kg == pytest.approx(0.7)
+    assert last.water_l is None
