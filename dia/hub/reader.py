@@ -205,9 +205,11 @@ class _Ingester:
     # -- what the store already holds --------------------------------------------------------
 
     def held(self, run_ids: list[str]) -> set[str]:
-        """Which of a DIA card's runs this store holds (after storing what was read before it)."""
-        self.flush()
-        return self.store.stored_run_ids(run_ids)
+        """Which of a DIA card's runs this store holds, or will once what was read before is stored."""
+        wanted = set(run_ids)
+        # Reports read but not yet written count too; no flush, so a DIA card costs one query.
+        pending = {report.id for _, report in self.pending_reports if report.id in wanted}
+        return pending | self.store.stored_run_ids(sorted(wanted - pending))
 
     def tracked(self) -> set[str]:
         """Models with runs of their own in this store (not from cards), read once.
@@ -301,9 +303,13 @@ def ingest(paths: Iterable[str | Path], *, store: Store | str | None = None,
     opened, close = _open_store(store)
     ingester = _Ingester(opened, summary)
     try:
-        for path, where in _discover(paths):
+        found = list(_discover(paths))
+        # Report files first: a DIA card beside the JSONL of its own runs must find them.
+        for path, where in found:
             if path.lower().endswith(_REPORT_SUFFIXES):
                 _ingest_report_file(Path(path), where, ingester, read_reports)
+        for path, where in found:
+            if path.lower().endswith(_REPORT_SUFFIXES):
                 continue
             summary.read += 1
             folder = where.rpartition("/")[0]

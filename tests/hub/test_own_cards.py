@@ -232,3 +232,21 @@ def test_store_reports_which_run_ids_it_holds(written: Any) -> None:
     with Store(db) as store:
         assert store.stored_run_ids([*unknown[:350], runs[1].id, *unknown[350:]]) == {runs[1].id}
         assert store.stored_run_ids([]) == set()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_card_published_beside_the_jsonl_of_its_own_runs_counts_them_once(tmp_path: Path, fmt: str) -> None:
+    # "README.md" sorts before "runs.jsonl": the ingest must still read the runs first.
+    source = f"sqlite:///{tmp_path}/source.sqlite"
+    runs = [_run(20.0), _run(5.0)]
+    _import(tmp_path, source, runs)
+    folder = tmp_path / "release" / "org" / "m"
+    _card(source, folder / "README.md", fmt)
+    (folder / "runs.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in runs), encoding="utf-8")
+
+    fresh = f"sqlite:///{tmp_path}/fresh.sqlite"
+    code, summary, output = _ingest(tmp_path / "release", fresh)
+    assert code == 0, output
+    assert summary["already_tracked"] == ["org/m/README.md"]
+    assert _carbon(fresh) == _carbon(source)
+    assert len(Store(fresh).list_runs(model_id=MODEL)) == 2
