@@ -6,6 +6,8 @@ from __future__ import annotations
 import streamlit as st
 from dia.dashboard import _data, _ui
 
+from dia import methodology
+
 _ui.header("Methodology", "How every number on these pages is computed, and from which factors.")
 
 st.markdown(r"""
@@ -35,6 +37,10 @@ $$W = E_\text{IT} \times \text{WUE}_\text{on-site} + E_\text{facility} \times \t
 ancestors; shared ancestors and merges count once. *Coverage* = members with a report / members.
 Imputed priors for silent members are shown apart and never added to disclosed totals.
 """)
+
+st.subheader("Conventions")
+st.caption("Each choice behind the figures, with its default, what happens to the other convention, and its source.")
+st.markdown(methodology.markdown_list())
 
 st.subheader("Factor tables")
 st.caption("Shipped inside the package (dia/convert/data); each row names its source and licence.")

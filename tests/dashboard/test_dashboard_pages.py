@@ -153,6 +153,11 @@ def test_methodology_lists_factor_tables_with_sources(filled_url: str, monkeypat
     assert len(at.dataframe) >= 3
     assert all("source" in df.value.columns for df in at.dataframe)
     assert "cloud-regions.csv" in _texts(at)
+    # Every convention is stated with its source, as in the README's methodology section.
+    from dia import methodology
+
+    shown = "\n".join(m.value for m in at.markdown)
+    assert methodology.markdown_list() in shown
 
 
 def test_app_entry_point_and_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
