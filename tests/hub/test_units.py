@@ -13,6 +13,7 @@ from dia.cli.main import app
 from dia.errors import CardError
 from dia.hub.formats import card_run_id
 from dia.hub.formats.hf import parse_emissions_g, parse_energy_kwh
+from dia.record.report import RunReport
 from dia.record.store import Store
 
 
@@ -29,15 +30,22 @@ def _ingest(root: Path, db: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.stdout)
 
 
-def test_unit_key_beside_emissions_is_honoured(tmp_path: Path) -> None:
-    # Before: the unit key landed in `extra` and 500 was read as grams (0.5 kg).
-    _card(tmp_path / "cards", "org/m", "---\nco2_eq_emissions: {emissions: 500, unit: kg}\n---\n")
+def _ingested_report(tmp_path: Path, card_text: str) -> RunReport:
+    """The run stored from one card org/m ingested through the CLI (which must succeed)."""
+    _card(tmp_path / "cards", "org/m", card_text)
     db = f"sqlite:///{tmp_path}/s.sqlite"
     code, summary = _ingest(tmp_path / "cards", db)
     assert code == 0, summary
     with Store(db) as store:
         report = store.get_run(card_run_id("org/m"))
     assert report is not None and report.carbon is not None
+    return report
+
+
+def test_unit_key_beside_emissions_is_honoured(tmp_path: Path) -> None:
+    # Before: the unit key landed in `extra` and 500 was read as grams (0.5 kg).
+    report = _ingested_report(tmp_path, "---\nco2_eq_emissions: {emissions: 500, unit: kg}\n---\n")
+    assert report.carbon is not None
     assert report.carbon.total_kg.value == pytest.approx(500.0)
     assert "unit" not in report.extra.get("co2_eq_emissions", {})
 
@@ -119,11 +127,6 @@ def test_other_energy_units_are_refused(value: str) -> None:
 
 def test_energy_string_and_integer_figures_through_the_cli(tmp_path: Path) -> None:
     # Before: "3100 Wh" was "not a number" and the card was skipped.
-    _card(tmp_path / "cards", "org/m", "---\nco2_eq_emissions: {emissions: 1000, energy_consumed: 3100 Wh}\n---\n")
-    db = f"sqlite:///{tmp_path}/s.sqlite"
-    code, summary = _ingest(tmp_path / "cards", db)
-    assert code == 0, summary
-    with Store(db) as store:
-        report = store.get_run(card_run_id("org/m"))
-    assert report is not None and report.carbon is not None
+    report = _ingested_report(tmp_path, "---\nco2_eq_emissions: {emissions: 1000, energy_consumed: 3100 Wh}\n---\n")
+    assert report.carbon is not None
     assert (report.carbon.total_kg.value, report.energy.it_kwh.value) == pytest.approx((1.0, 3.1))
