@@ -100,12 +100,13 @@ def checkpoint_interval_s(checkpoint_s: float | None) -> float:
 
 
 def location_inputs(options: RunOptions) -> dict[str, Any]:
-    """Conversion inputs: the arguments, with the location ``DIA_*`` variables as defaults."""
-    from_env = settings.location()
-    return {
-        "country": options.country or from_env["country"],
-        "region": options.region or from_env["region"],
-        "cloud_provider": options.cloud_provider or from_env["cloud_provider"],
-        "cloud_region": options.cloud_region or from_env["cloud_region"],
-        "pue": options.pue, "wue": options.wue, "carbon_intensity": options.carbon_intensity,
-    }
+    """Conversion inputs: the location arguments, else the location ``DIA_*`` variables.
+
+    Sources are not mixed (as in :func:`dia.convert.location.resolve_place`): a cloud region
+    given as an argument is not paired with a ``DIA_COUNTRY`` from the shell, which would
+    read as a contradiction. Read at start, so the run keeps the place it started with.
+    """
+    given = {"country": options.country, "region": options.region, "cloud_provider": options.cloud_provider,
+             "cloud_region": options.cloud_region}
+    place = given if any(given.values()) else settings.location()
+    return {**place, "pue": options.pue, "wue": options.wue, "carbon_intensity": options.carbon_intensity}

@@ -115,6 +115,24 @@ def test_a_tracked_run_with_a_contradicting_country_is_converted_on_the_cloud_gr
     assert next(f for f in report.factors if f.name == "ewif").key == "USA"
 
 
+def test_a_cloud_region_argument_is_not_paired_with_the_shells_dia_country(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dia
+    from dia import settings
+
+    # DIA_COUNTRY in a user's profile describes where they usually run, not this cloud job:
+    # the arguments describe the whole place, so there is nothing to contradict.
+    monkeypatch.setenv(settings.ENV_COUNTRY, "FRA")
+    with dia.track("me/cloud", store=False, meter="estimate", **US_EAST_1) as run:
+        pass
+    report = run.report
+    assert report is not None and report.location.country == "USA"
+    assert not any("FRA" in n for n in report.notes)
+    # With no location argument, the shell's variables still describe the run.
+    with dia.track("me/home", store=False, meter="estimate") as home:
+        pass
+    assert home.report is not None and home.report.location.country == "FRA"
+
+
 # -- same grid, honest granularity ----------------------------------------------------------------
 
 def test_granularity_says_which_level_each_factor_came_from() -> None:
