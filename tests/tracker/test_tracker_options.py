@@ -62,11 +62,15 @@ def test_decorator_runs_share_the_checked_options() -> None:
 
 
 def test_environment_defaults_are_read_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    opts = RunOptions(region="explicit")
     monkeypatch.setenv("DIA_COUNTRY", "FRA")
     monkeypatch.setenv("DIA_REGION", "from-env")
-    loc = location_inputs(opts)
-    assert (loc["country"], loc["region"]) == ("FRA", "explicit")
+    loc = location_inputs(RunOptions())
+    assert (loc["country"], loc["region"]) == ("FRA", "from-env")
+    monkeypatch.setenv("DIA_COUNTRY", "DEU")
+    assert location_inputs(RunOptions())["country"] == "DEU"
+    # Arguments describe the whole place: the environment does not fill their gaps.
+    loc = location_inputs(RunOptions(region="explicit"))
+    assert (loc["country"], loc["region"]) == (None, "explicit")
     monkeypatch.setenv("DIA_CHECKPOINT_S", "7.5")
     assert checkpoint_interval_s(None) == 7.5
     assert checkpoint_interval_s(0.001) == 0.05  # floored: a checkpoint is a store write
