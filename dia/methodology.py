@@ -107,9 +107,10 @@ CONVENTIONS: tuple[Convention, ...] = (
         default="each model's own runs",
         other="cumulative figures on cards are kept for reference, never summed",
         source="DIA methodology (docs/lineage.md)",
-        sentence="A family total sums the unique members of the lineage DAG once each, and DIA "
-                 "recognises its own cards by the run ids they carry, so a store never counts them "
-                 "twice.",
+        sentence="A family total sums the unique members of the lineage DAG once each; DIA "
+                 "recognises its own cards by the run ids they carry, and a card whose carbon figure "
+                 "is its base's own total, copied (quantizations often carry the base's card), is not "
+                 "counted again.",
     ),
     Convention(
         "Consistent reports",

@@ -91,6 +91,8 @@ def _print_summary(summary: Any, where: str) -> None:
         parts.append(f"{len(summary.empty)} with no footprint or lineage")
     if summary.already_tracked:
         parts.append(f"{len(summary.already_tracked)} already tracked in the store")
+    if summary.copied:
+        parts.append(f"{len(summary.copied)} with their base's figure copied (not counted)")
     parts.append(f"skipped {len(summary.skipped)}")
     err_console.print(", ".join(parts) + f" ({where})", soft_wrap=True)
     if summary.error:

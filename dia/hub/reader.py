@@ -50,6 +50,7 @@ class IngestSummary:
     lineage_only: int = 0  # cards with parents but no footprint (edges stored, no run)
     empty: list[str] = field(default_factory=list)  # cards with neither footprint nor lineage
     already_tracked: list[str] = field(default_factory=list)  # DIA cards of runs already in the store
+    copied: list[str] = field(default_factory=list)  # cards whose figure is their base's, copied: not counted
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None  # an ingest stopped early (Hub offline, rate-limited): what was read is kept
@@ -60,7 +61,7 @@ class IngestSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "ingested": self.ingested, "lineage_only": self.lineage_only,
-                "empty": self.empty, "already_tracked": self.already_tracked,
+                "empty": self.empty, "already_tracked": self.already_tracked, "copied": self.copied,
                 "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
                 "warnings": self.warnings, "error": self.error}
 
@@ -147,6 +148,8 @@ class _Ingester:
         self.pending: list[_Item] = []
         self.pending_reports: list[tuple[str, RunReport]] = []
         self._tracked: set[str] | None = None
+        # Stored cards with a carbon figure and parents: (card, model, parent ids, carbon kg).
+        self._with_bases: list[tuple[str, str, tuple[str, ...], float]] = []
 
     # -- intake ------------------------------------------------------------------------------
 
@@ -243,8 +246,48 @@ class _Ingester:
             self.skip(batch[refusal.index].where, refusal.reason)
         left_out = {r.index for r in refused}
         accepted = [item for i, item in enumerate(batch) if i not in left_out]
+        self._with_bases += [(item.where, item.model_id, tuple(p for p, _, _ in item.parents),
+                              item.report.carbon.total_kg.value)
+                             for item in accepted if item.parents and item.report is not None
+                             and item.report.carbon is not None and item.report.carbon.total_kg.value > 0]
         self.summary.ingested += len(accepted)
         self.summary.lineage_only += sum(1 for i in accepted if i.report is None)
+
+    def finish(self) -> None:
+        """Store what is pending, then uncount the figures that are a base's, copied."""
+        self.flush()
+        self._drop_copied_figures()
+
+    def _drop_copied_figures(self) -> None:
+        """A card whose carbon figure equals its base's own total (quantizations and forks
+        often carry the base's ``co2_eq_emissions`` block verbatim) states the base's
+        footprint, not its own: summing both would count the base twice. Its run is
+        dropped (the lineage stays) and a warning names the card and the base. Checked once
+        all cards are stored, so a base read after its child is compared too.
+        """
+        if not self._with_bases:
+            return
+        import math
+
+        from dia.hub.formats import card_run_id
+        from dia.record.store import ModelRecord
+
+        bases = sorted({p for _, _, parents, _ in self._with_bases for p in parents})
+        totals = {}
+        for start in range(0, len(bases), 500):  # bounded IN lists
+            totals.update(self.store.model_totals(bases[start:start + 500]))
+        dropped: list[ModelRecord] = []
+        for where, model_id, parents, carbon_kg in self._with_bases:
+            base = next((p for p in parents if (t := totals.get(p)) is not None and t.discloses("carbon_kg")
+                         and math.isclose(t.carbon_kg.value, carbon_kg, rel_tol=1e-9)), None)
+            if base is None:
+                continue
+            self.summary.copied.append(where)
+            self.summary.warnings.append(
+                f"{where}: carbon {carbon_kg:.6g} kg is its base {base}'s own total, copied: not counted for {model_id}")
+            dropped.append(ModelRecord(model_id, source="card", drop_runs=(card_run_id(model_id),)))
+        if dropped:
+            self.store.bulk_save(dropped, skip_cycles=True)
 
     def _flush_reports(self) -> None:
         batch, self.pending_reports = self.pending_reports, []
@@ -321,7 +364,7 @@ def ingest(paths: Iterable[str | Path], *, store: Store | str | None = None,
                 ingester.skip(where, str(exc))
                 continue
             ingester.card(parsed)
-        ingester.flush()
+        ingester.finish()
     finally:
         if close:
             opened.close()
@@ -372,7 +415,7 @@ def ingest_texts(cards: Iterable[tuple[str, str | None, str] | tuple[str, str | 
                 ingester.card(parsed)
         except HubError as exc:
             summary.error = str(exc)
-        ingester.flush()
+        ingester.finish()
     finally:
         if close:
             opened.close()

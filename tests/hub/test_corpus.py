@@ -64,8 +64,22 @@ def test_summary_counts_and_exit_code(ingested: tuple[int, dict[str, Any], str])
     # A refused card whose lineage is kept counts as lineage-only; every other readable card is ingested.
     assert summary["ingested"] == len(EXPECTED) - len(skipped) - len(empty) - \
         len([c for c in refused if not EXPECTED[c]["relations"]])
-    lineage_only = [c for c, e in EXPECTED.items() if "carbon_kg" not in e and e.get("relations")]
+    lineage_only = [c for c, e in EXPECTED.items() if "carbon_kg" not in e and e.get("relations") and not e.get("copied")]
     assert summary["lineage_only"] == len(lineage_only)
+
+
+def test_a_bases_co2_block_copied_onto_a_quantization_is_not_counted_twice(
+        ingested: tuple[int, dict[str, Any], str]) -> None:
+    # Quantizations often carry their base's card, co2 block included: summing both counts the base twice.
+    _, summary, db = ingested
+    copied = sorted(c for c, e in EXPECTED.items() if e.get("copied"))
+    assert copied and summary["copied"] == copied
+    for card in copied:
+        assert any(w.startswith(f"{card}: carbon ") and "copied" in w for w in summary["warnings"])
+    family = json.loads(CliRunner().invoke(app, ["rollup", "copied/base-model", "--json", "--db", db]).stdout)
+    own = {c.rpartition("/README.md")[0]: e["carbon_kg"] for c, e in EXPECTED.items()
+           if c.startswith("copied/") and "carbon_kg" in e}
+    assert family["members"] == 3 and family["carbon_kg"]["value"] == pytest.approx(sum(own.values()))
 
 
 @pytest.mark.parametrize("card", sorted(c for c, e in EXPECTED.items() if "refused" in e or "skipped" in e))
