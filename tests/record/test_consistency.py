@@ -297,3 +297,16 @@ def test_carbon_without_embodied_counts_none() -> None:
     op = Quantity.of(1.0, "kgCO2e", "estimated")
     ok = RunReport(energy={"it_kwh": q(1.0, "measured", "kWh")}, carbon=Carbon(operational_kg=op, total_kg=op))
     assert check_consistency(ok) == []
+
+
+def test_a_card_stating_total_and_embodied_but_no_operational_part_is_consistent() -> None:
+    from dia.hub.formats import parse_card_text
+
+    # Before: operational was taken as the whole total, so operational + embodied exceeded it.
+    card = parse_card_text("---\ndia:\n  model_id: org/m\n  carbon_kg:\n    embodied: {value: 1.0, quality: estimated}\n"
+                           "    total: {value: 5.0, quality: estimated}\n---\n", model_id=None, source_ref="README.md")
+    report = card.reports[0]
+    assert check_consistency(report) == []
+    assert report.carbon is not None and report.carbon.total_kg.value == 5.0
+    assert report.carbon.embodied_kg is not None and report.carbon.embodied_kg.value == 1.0
+    assert report.carbon.operational_kg.quality.value == "unavailable"

@@ -33,6 +33,7 @@ _RUN_NAMESPACE = uuid.UUID("6f3c2a7e-1d4b-5c8a-9e0f-a1b2c3d4e5f6")
 
 _UNAVAILABLE_KWH = Quantity(value=0.0, low=0.0, high=0.0, unit="kWh", quality=Quality.UNAVAILABLE)
 _UNAVAILABLE_L = Quantity(value=0.0, low=0.0, high=0.0, unit="L", quality=Quality.UNAVAILABLE)
+_UNAVAILABLE_KG = Quantity(value=0.0, low=0.0, high=0.0, unit="kgCO2e", quality=Quality.UNAVAILABLE)
 
 
 @dataclass
@@ -151,8 +152,12 @@ def _report(fig: Figures, model_id: str, parents: list[Parent], fmt: str, source
     if total is None and fig.carbon_operational is not None:
         total = fig.carbon_operational + fig.carbon_embodied if fig.carbon_embodied else fig.carbon_operational
     if total is not None:
-        carbon = Carbon(operational_kg=fig.carbon_operational or total, embodied_kg=fig.carbon_embodied,
-                        total_kg=total)
+        operational = fig.carbon_operational
+        if operational is None:
+            # A total beside an embodied part, with no operational part: the operational share
+            # was not stated (not the whole total, which would count the embodied part twice).
+            operational = _UNAVAILABLE_KG if fig.carbon_embodied is not None else total
+        carbon = Carbon(operational_kg=operational, embodied_kg=fig.carbon_embodied, total_kg=total)
     wtotal = fig.water_total
     if wtotal is None and fig.water_onsite is not None and fig.water_offsite is not None:
         wtotal = fig.water_onsite + fig.water_offsite
