@@ -33,6 +33,7 @@ from dia.constants import APP_NAME, DEFAULT_DB_FILENAME, STALE_HEARTBEAT_FACTOR
 from dia.errors import InvalidSettingError, LineageCycleError, StoreError
 from dia.record.report import Interval, RunReport, RunStatus, parse_kind
 from dia.record.tables import EdgeRow, ModelRow, RunRow
+from dia.redact import mask_url
 
 _QUALITY_COLUMNS = {"energy_quality", "water_quality"}
 _QUANTITY_INDEX = {"energy_kwh": 0, "carbon_kg": 1, "water_l": 2}
@@ -48,17 +49,6 @@ def default_database_url() -> str:
 
     path = Path(user_data_dir(APP_NAME, appauthor=False)) / DEFAULT_DB_FILENAME
     return f"sqlite:///{path}"
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    try:
-        parsed = make_url(url)
-        # Re-rendering escapes characters (``file:`` -> ``file%3A``): only when needed.
-        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
-    except Exception:  # not even parseable: show it without anything after '@' credentials
-        _credentials, sep, tail = url.rpartition("@")
-        return ("***@" + tail) if sep else url
 
 
 def sqlite_file(url: str | None = None) -> Path | None:

@@ -177,7 +177,9 @@ def test_sqlite_uses_wal(tmp_path: os.PathLike[str]) -> None:
 @pytest.mark.parametrize(("url", "masked"), [
     ("postgresql+psycopg://dia:s3cret@db.lab:5432/dia", "postgresql+psycopg://dia:***@db.lab:5432/dia"),
     ("sqlite:////tmp/x.sqlite", "sqlite:////tmp/x.sqlite"),
-    ("postgresql+psycopg://dia:s3cret@db.lab:notaport/dia", "***@db.lab:notaport/dia"),
+    ("postgresql+psycopg://dia:s3cret@db.lab:notaport/dia", "postgresql+psycopg://dia:***@db.lab:notaport/dia"),
+    ("postgresql://dia@db.lab/dia?password=S3cret", "postgresql://dia@db.lab/dia?password=***"),
+    ("postgresql://dia:p@ss@db.lab/dia", "postgresql://dia:***@db.lab/dia"),
 ])
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
