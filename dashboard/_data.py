@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dia import settings
+from dia.errors import DIAError
 from dia.record.report import Interval
 
 if TYPE_CHECKING:
@@ -238,14 +239,44 @@ def dag_layout(graph: LineageGraph, rolled: Rollup, *, max_nodes: int = 400) -> 
     return {"rows": rows, "pos": pos, "edges": edges, "shown": len(rows), "total": len(rolled.rows)}
 
 
+# What reading a stored report can raise: a newer schema (DIAError), a damaged or foreign
+# row (pydantic's ValidationError is a ValueError).
+READ_ERRORS: tuple[type[BaseException], ...] = (DIAError, ValueError, TypeError, KeyError)
+
+
+@dataclass
+class RunPage:
+    """One page of runs, the count for the filters, and the stored rows that could not be read."""
+
+    total: int
+    runs: list[RunReport]
+    unreadable: int = 0
+    problems: list[BaseException] = field(default_factory=list)
+
+
 def run_page(store: Store, *, model_id: str | None = None, kind: str | None = None,
              status: str | None = None, country: str | None = None, page: int = 0,
-             page_size: int = 50) -> tuple[int, list[RunReport]]:
-    """One page of runs (newest first) and the total count for the same filters."""
-    count = store.run_count(model_id=model_id, kind=kind, status=status, country=country)
-    runs = store.list_runs(model_id=model_id, kind=kind, status=status, country=country,
-                           limit=page_size, offset=page * page_size)
-    return count, runs
+             page_size: int = 50) -> RunPage:
+    """One page of runs (newest first) and the total count for the same filters.
+
+    One stored row that cannot be read (a report from a newer DIA, a damaged row) does not
+    hide the page: the page is then read run by run, the readable ones are returned and the
+    others counted in ``unreadable``.
+    """
+    filters: dict[str, Any] = {"model_id": model_id, "kind": kind, "status": status, "country": country}
+    count = store.run_count(**filters)
+    try:
+        return RunPage(count, store.list_runs(**filters, limit=page_size, offset=page * page_size))
+    except READ_ERRORS:
+        pass
+    runs: list[RunReport] = []
+    problems: list[BaseException] = []
+    for offset in range(page * page_size, min(count, (page + 1) * page_size)):
+        try:
+            runs.extend(store.list_runs(**filters, limit=1, offset=offset))
+        except READ_ERRORS as exc:
+            problems.append(exc)
+    return RunPage(count, runs, len(problems), problems)
 
 
 def run_rows(runs: list[RunReport], *, public: bool) -> list[dict[str, Any]]:
@@ -269,6 +300,30 @@ def run_rows(runs: list[RunReport], *, public: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def runs_download(runs: list[RunReport], fmt: str, *, public: bool) -> str:
+    """The runs of a page as a download: ``"jsonl"`` (one full report per line) or ``"csv"``
+    (the columns of ``dia export --format csv``). In public mode every report goes through
+    :func:`dia.record.public.public_report` first: no host, pid, raw notes or local paths,
+    exactly what ``dia export --public`` writes."""
+    import io
+
+    from dia.record import files
+    from dia.record.public import public_report
+
+    shown = [public_report(r) for r in runs] if public else runs
+    out = io.StringIO()
+    (files.write_jsonl if fmt == "jsonl" else files.write_csv)(shown, out)
+    return out.getvalue()
+
+
+def run_notes(report: RunReport, *, public: bool) -> list[str]:
+    """The notes to show: as stored on a local dashboard; redacted, without any that carries
+    a path, in public mode."""
+    from dia.record.public import public_notes
+
+    return public_notes(report.notes) if public else list(report.notes)
+
+
 def distinct(store: Store, column: str) -> list[str]:
     """Distinct non-null values of a run column (model_id, kind, status, country) for filters."""
     return store.distinct_values(column)
@@ -284,6 +339,7 @@ def inference_intensity(store: Store, model_id: str, *, cap: int = 5000) -> floa
     """Wh per 1,000 inferences over the model's inference runs (latest ``cap`` runs)."""
     energy_kwh = 0.0
     inferences = 0
+    # Raises READ_ERRORS when a stored run cannot be read: the page says so in one line.
     for r in store.list_runs(model_id=model_id, kind="inference", limit=cap):
         if r.workload.inferences:
             energy_kwh += r.energy.it_kwh.value

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -35,6 +36,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def hidden_error_details() -> str | bool:
+    """The ``client.showErrorDetails`` value that shows no message and no traceback.
+
+    Newer Streamlit takes ``"none"`` (where its legacy ``False`` still shows the
+    traceback); older versions had a boolean, and ``False`` hid the details.
+    """
+    from streamlit import config
+
+    options = getattr(config, "ShowErrorDetailsConfigOptions", None)
+    return "none" if options is not None and hasattr(options, "NONE") else False
 
 
 def _check_store(db_url: str, public: bool) -> None:
@@ -67,10 +80,27 @@ def start(db_url: str | None = None, *, public: bool = False, port: int | None =
            "--server.port", str(port), "--server.address", host, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--client.toolbarMode", "viewer", "--global.developmentMode", "false"]
+    if public:
+        # Pages catch their own errors (one line and a reference); this covers the rest.
+        cmd += ["--client.showErrorDetails", str(hidden_error_details()).lower()]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     shown = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
     _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+    # The server log (tracebacks of page errors, under the reference a page shows) goes to
+    # our stderr; a pipe nobody reads would also block the server once full.
+    threading.Thread(target=_forward_log, args=(proc,), daemon=True).start()
     return shown, proc
+
+
+def _forward_log(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stderr is None:
+        return
+    for line in proc.stderr:
+        try:
+            sys.stderr.write(line.decode(errors="replace"))
+            sys.stderr.flush()
+        except (OSError, ValueError):  # our stderr closed: keep draining
+            continue
 
 
 def _wait_healthy(health: str, proc: subprocess.Popen[bytes]) -> None:

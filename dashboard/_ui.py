@@ -6,15 +6,23 @@ so a running tracker's new runs show up without restarting the dashboard.
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from dia.dashboard import _data
 
+from dia.redact import describe_error
+
 if TYPE_CHECKING:
     from dia.record.report import Interval
 
 TTL_S = 60
+# Tracebacks go to the server log under a short reference, never to the page.
+log = logging.getLogger("dia.dashboard")
 
 
 @st.cache_resource(show_spinner=False)
@@ -96,3 +104,36 @@ def pick_model(label: str, *, key: str, default: str | None = None) -> str | Non
     wanted = st.query_params.get("model") or default
     index = ids.index(wanted) if wanted in ids else 0
     return st.selectbox(label, ids, index=index, key=key)
+
+
+def error_line(exc: BaseException, what: str = "Something went wrong") -> str:
+    """Log ``exc`` with its traceback under a new reference; return the one line to show.
+
+    Public mode shows only ``what`` and the reference (the operator finds the details in the
+    server log); a local dashboard adds the redacted one-line reason.
+    """
+    ref = secrets.token_hex(4)
+    log.error("%s (ref %s)", what, ref, exc_info=exc)
+    if _data.is_public():
+        return f"{what} (ref {ref})."
+    return f"{what} (ref {ref}): {describe_error(exc)}"
+
+
+@contextmanager
+def guard(what: str = "Something went wrong") -> Iterator[None]:
+    """Run a page (or a section of one): any exception becomes ONE line on the page plus a
+    reference, never a traceback. Streamlit's own st.stop()/rerun are BaseExceptions and
+    pass through."""
+    try:
+        yield
+    except Exception as exc:  # the last line of defence: nothing may reach the browser raw
+        st.error(error_line(exc, what))
+
+
+def unreadable_note(count: int, problems: list[BaseException]) -> None:
+    """One line for stored runs that could not be read (a newer schema, a damaged row)."""
+    if not count:
+        return
+    what = (f"{count:,} stored run(s) could not be read (a newer schema version or a damaged "
+            "record) and are not shown")
+    st.warning(error_line(problems[0], what) if problems else what + ".")

@@ -9,10 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from dia.dashboard import _data, _serve, _ui
 
 _HERE = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="DIA: footprints of model families", layout="wide")
+if _data.is_public():
+    # Also when started by `streamlit run` (a Space), not only by `dia dashboard --public`.
+    st.set_option("client.showErrorDetails", _serve.hidden_error_details())
 pages = [
     st.Page(str(_HERE / "overview.py"), title="Overview", default=True),
     st.Page(str(_HERE / "lineage.py"), title="Lineage", url_path="lineage"),
@@ -21,4 +25,5 @@ pages = [
     st.Page(str(_HERE / "regions.py"), title="Regions", url_path="regions"),
     st.Page(str(_HERE / "methodology.py"), title="Methodology", url_path="methodology"),
 ]
-st.navigation(pages).run()
+with _ui.guard():
+    st.navigation(pages).run()

@@ -8,9 +8,7 @@ from dia.dashboard import _data, _ui
 
 from dia import methodology
 
-_ui.header("Methodology", "How every number on these pages is computed, and from which factors.")
-
-st.markdown(r"""
+FORMULAS = r"""
 **Energy.** IT energy is what the meter saw: GPU + CPU + RAM
 (NVML/RAPL counters: *measured*; integrated power samples: *sampled*; TDP x utilisation: *estimated*).
 Facility energy adds the data-centre overhead:
@@ -36,17 +34,22 @@ $$W = E_\text{IT} \times \text{WUE}_\text{on-site} + E_\text{facility} \times \t
 *use*, counted apart). *Family* = the model plus its unique descendants; *upstream* = the model plus its unique
 ancestors; shared ancestors and merges count once. *Coverage* = members with a report / members.
 Imputed priors for silent members are shown apart and never added to disclosed totals.
-""")
+"""
 
-st.subheader("Conventions")
-st.caption("Each choice behind the figures, with its default, what happens to the other convention, and its source.")
-st.markdown(methodology.markdown_list())
+with _ui.guard():
+    _ui.header("Methodology", "How every number on these pages is computed, and from which factors.")
 
-st.subheader("Factor tables")
-st.caption("Shipped inside the package (dia/convert/data); each row names its source and licence.")
-tables = _data.factor_tables()
-if not tables:
-    st.text("No factor tables in this build.")
-for name, frame in tables.items():
-    st.text(f"{name}: {len(frame):,} rows")
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.markdown(FORMULAS)
+
+    st.subheader("Conventions")
+    st.caption("Each choice behind the figures, with its default, what happens to the other convention, and its source.")
+    st.markdown(methodology.markdown_list())
+
+    st.subheader("Factor tables")
+    st.caption("Shipped inside the package (dia/convert/data); each row names its source and licence.")
+    tables = _data.factor_tables()
+    if not tables:
+        st.text("No factor tables in this build.")
+    for name, frame in tables.items():
+        st.text(f"{name}: {len(frame):,} rows")
+        st.dataframe(frame, hide_index=True, width="stretch")
