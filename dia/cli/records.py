@@ -247,6 +247,7 @@ def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="jsonl (full reports), csv or parquet (flat columns + report JSON).")] = ExportFormat.jsonl,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: standard output; required for parquet).")] = None,
     db: DbOption = None,
+    public: Annotated[bool, typer.Option("--public", help="Safe to publish: no host, pid or raw notes; secrets and local paths removed.")] = False,
 ) -> None:
     """Export every stored run (all ranks of distributed jobs)."""
     from dia.record import files
@@ -255,6 +256,10 @@ def export(
         raise fail("parquet export needs an output file: -o runs.parquet")
     with _open_for_reading(db) as store:
         reports = store.iter_runs()
+        if public:
+            from dia.record.public import public_report
+
+            reports = (public_report(r) for r in reports)
         if fmt is ExportFormat.parquet:
             assert output is not None
             count = files.write_parquet(reports, output)
