@@ -7,6 +7,7 @@ so a running tracker's new runs show up without restarting the dashboard.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 TTL_S = 60
 # Tracebacks go to the server log under a short reference, never to the page.
 log = logging.getLogger("dia.dashboard")
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>|~$#!]")
 
 
 @st.cache_resource(show_spinner=False)
@@ -127,7 +129,18 @@ def guard(what: str = "Something went wrong") -> Iterator[None]:
     try:
         yield
     except Exception as exc:  # the last line of defence: nothing may reach the browser raw
-        st.error(error_line(exc, what))
+        st.error(markdown_text(error_line(exc, what)))
+
+
+def markdown_text(text: str) -> str:
+    """``text`` with the Markdown characters that could format or link escaped: st.error
+    and st.warning render Markdown, and a message may quote a model id or a value
+    (``[x](https://...)``, ``*bold*``, Streamlit's ``:red[...]``).
+
+    >>> print(markdown_text("bad id [x](https://e.example) *here* (ref 3f9a1c2b)"))
+    bad id \\[x\\](https://e.example) \\*here\\* (ref 3f9a1c2b)
+    """
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 def unreadable_note(count: int, problems: list[BaseException]) -> None:
@@ -136,4 +149,4 @@ def unreadable_note(count: int, problems: list[BaseException]) -> None:
         return
     what = (f"{count:,} stored run(s) could not be read (a newer schema version or a damaged "
             "record) and are not shown")
-    st.warning(error_line(problems[0], what) if problems else what + ".")
+    st.warning(markdown_text(error_line(problems[0], what) if problems else what + "."))

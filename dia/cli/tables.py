@@ -15,6 +15,16 @@ a table that cannot fit is printed wider, and the terminal wraps its lines.
 >>> print_table(table, out=out)
 >>> "bioscan-ml/clibd-bioscan-5m-lora-r4" in out.export_text()
 True
+
+Cells are printed verbatim even on a console with markup on (Rich's default):
+
+>>> table = Table("model", "note")
+>>> table.add_row("org/[link=https://x]y", "interval [low, high]")
+>>> out = Console(width=60, record=True, file=io.StringIO())
+>>> print_table(table, out=out)
+>>> shown = out.export_text()
+>>> "org/[link=https://x]y" in shown and "[low, high]" in shown
+True
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ def print_table(table: Any, *, out: Console | None = None) -> None:
         from dia.cli._common import console
 
         out = console
+    _as_text(table)
     for column in table.columns:
         # Rich may squeeze any column down to its longest word: pin ids and numbers whole.
         longest = max([_cell_width(column.header), *(_cell_width(c) for c in column.cells)])
@@ -56,6 +67,25 @@ def print_table(table: Any, *, out: Console | None = None) -> None:
         out.print(table, crop=False)
     finally:
         out.width = width
+
+
+def _as_text(table: Any) -> None:
+    """Turn every plain-string cell, header, title and caption into :class:`~rich.text.Text`.
+
+    A string is parsed as Rich markup by any console that has markup on (Rich's default):
+    a model id ``org/[link=https://x]y`` would print as a hyperlink to ``org/y``, a note
+    ``[low, high]`` would vanish. Text is printed as it is, whatever the console.
+    """
+    for name in ("title", "caption"):
+        if isinstance(getattr(table, name, None), str):
+            setattr(table, name, Text(getattr(table, name)))
+    for column in table.columns:
+        if isinstance(column.header, str):
+            column.header = Text(column.header)
+        if isinstance(column.footer, str):
+            column.footer = Text(column.footer)
+        # Rich keeps a column's cells in this list; there is no public setter.
+        column._cells = [Text(c) if isinstance(c, str) else c for c in column._cells]
 
 
 def _cell_width(cell: Any) -> int:
