@@ -118,6 +118,23 @@ def test_public_page_shows_no_host_pid_path_or_secret(planted: dict[str, Any], m
         assert "NVML unavailable: energy estimated from TDP" in _shown(at)
 
 
+def test_public_app_entry_point_hides_error_details(planted: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``streamlit run app.py`` on a Space (no `dia dashboard` flags): the app itself turns
+    Streamlit's error details off in public mode."""
+    from streamlit import config
+
+    before = config.get_option("client.showErrorDetails")
+    try:
+        monkeypatch.setenv("DIA_DASHBOARD_DB", planted["url"])
+        monkeypatch.setenv("DIA_DASHBOARD_PUBLIC", "1")
+        at = AppTest.from_file(str(PAGES / "app.py"), default_timeout=60).run()
+        assert not at.exception, [e.value for e in at.exception]
+        _assert_clean(_shown(at), planted, "public app entry point")
+        assert config.get_option("client.showErrorDetails") in ("none", False)
+    finally:
+        config.set_option("client.showErrorDetails", before)
+
+
 def test_local_runs_page_still_shows_host_and_pid(planted: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     at = _page("runs", planted["url"], monkeypatch, public=False)
     assert not at.exception
