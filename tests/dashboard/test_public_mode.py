@@ -250,3 +250,63 @@ def test_public_server_hides_streamlit_error_details(monkeypatch: pytest.MonkeyP
         assert not shown.show_trace and not shown.show_message
     _serve.start(url, public=False, port=8599)
     assert "--client.showErrorDetails" not in seen["cmd"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_public_server_in_chromium_shows_one_line_and_logs_the_traceback(planted: dict[str, Any],
+                                                                          tmp_path: Path) -> None:
+    """End to end: `dia dashboard --public` on a store with unreadable rows; the browser sees
+    one line with a reference and nothing planted; the server log has the traceback under it."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    chromium = "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.skip(f"{chromium} missing: `make test` installs Debian's chromium when root")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    from dia.dashboard import free_port
+    from playwright.sync_api import sync_playwright
+
+    _corrupt(planted["path"], planted["reports"])
+    exe = Path(sys.executable).with_name("dia")
+    dia = [str(exe)] if exe.exists() else [sys.executable, "-c", "from dia.cli.main import main; main()"]
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen([*dia, "dashboard", "--port", str(port), "--db", planted["url"], "--no-browser",
+                                 "--public"], stdout=subprocess.DEVNULL, stderr=err, env={**os.environ})
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"http://127.0.0.1:{port}/runs", wait_until="domcontentloaded")
+                page.get_by_text("could not be read", exact=False).first.wait_for(timeout=60_000)
+                body = page.inner_text("body")
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    _assert_clean(body, planted, "public server's Runs page")
+    assert "ValidationError" not in body
+    ref = re.search(r"\(ref ([0-9a-f]{8})\)", body)
+    assert ref, body
+    server_log = log.read_text()
+    assert ref.group(1) in server_log and "Traceback" in server_log
