@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from dia import settings
 from dia.errors import DIAError
 from dia.record.report import Interval
+from dia.redact import redact_text
 
 if TYPE_CHECKING:
     from dia.aggregate.rollup import Rollup
@@ -266,9 +267,15 @@ def run_page(store: Store, *, model_id: str | None = None, kind: str | None = No
     filters: dict[str, Any] = {"model_id": model_id, "kind": kind, "status": status, "country": country}
     count = store.run_count(**filters)
     try:
-        return RunPage(count, store.list_runs(**filters, limit=page_size, offset=page * page_size))
+        runs = store.list_runs(**filters, limit=page_size, offset=page * page_size)
     except READ_ERRORS:
         pass
+    else:
+        # A store that skips unreadable rows itself returns fewer than the count promises
+        # (not comparable for running/interrupted: those are decided when read).
+        expected = min(page_size, max(0, count - page * page_size))
+        missing = expected - len(runs) if status not in ("running", "interrupted") else 0
+        return RunPage(count, runs, max(0, missing))
     runs: list[RunReport] = []
     problems: list[BaseException] = []
     for offset in range(page * page_size, min(count, (page + 1) * page_size)):
@@ -356,7 +363,9 @@ def what_if(energy_kwh: float, places: list[tuple[str, dict[str, str]]]) -> list
         try:
             fp = footprint(energy_kwh, **where)  # type: ignore[arg-type]
         except Exception as exc:  # a place the tables cannot resolve is listed, not fatal
-            out.append({"place": label, "error": str(exc).splitlines()[0]})
+            # redacted: a message may name a file of the installed package (a local path)
+            message = str(exc).strip()
+            out.append({"place": label, "error": redact_text(message.splitlines()[0] if message else type(exc).__name__)})
             continue
         row: dict[str, Any] = {
             "place": label, "level": fp.level,

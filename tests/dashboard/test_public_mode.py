@@ -310,3 +310,20 @@ def test_public_server_in_chromium_shows_one_line_and_logs_the_traceback(planted
     assert ref, body
     server_log = log.read_text()
     assert ref.group(1) in server_log and "Traceback" in server_log
+
+
+def test_run_page_counts_rows_the_store_left_out(planted: dict[str, Any]) -> None:
+    """Whether the store raises on an unreadable row or leaves it out, the page counts it."""
+    readable = planted["reports"][1]
+
+    class Skipping:
+        def run_count(self, **_filters: object) -> int:
+            return 4
+
+        def list_runs(self, **_kwargs: object) -> list[RunReport]:
+            return [readable]
+
+    found = _data.run_page(Skipping())  # type: ignore[arg-type]
+    assert found.runs == [readable] and found.unreadable == 3
+    found = _data.run_page(Skipping(), status="running")  # shown status decided on read: not counted
+    assert found.unreadable == 0
