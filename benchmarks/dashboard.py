@@ -113,8 +113,8 @@ def time_pages(url: str) -> dict[str, float]:
         start = time.perf_counter()
         at.run()
         out[f"{page}_s"] = round(time.perf_counter() - start, 3)
-        if at.exception:
-            raise SystemExit(f"{page}: {at.exception[0].value}")
+        if at.exception or at.error:  # pages show their own errors as one line (st.error)
+            raise SystemExit(f"{page}: {(at.exception or at.error)[0].value}")
         print(f"{page:12s} {out[f'{page}_s']:7.2f} s", file=sys.stderr)
     return out
 

@@ -30,7 +30,7 @@ def _page(name: str, url: str, monkeypatch: pytest.MonkeyPatch, *, public: bool 
     monkeypatch.setenv("DIA_DASHBOARD_PUBLIC", "1" if public else "0")
     at = AppTest.from_file(str(PAGES / "views" / f"{name}.py"), default_timeout=60)
     at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     return at
 
 
@@ -70,7 +70,7 @@ def test_lineage_equals_cli_rollup(filled_url: str, monkeypatch: pytest.MonkeyPa
     at.run()
     at.selectbox(key="lineage_model").select(model).run()
     at.radio(key="lineage_scope").set_value(scope).run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     m = _metrics(at)
     assert m["Cumulative Energy (kWh)"] == fmt(expected["energy_kwh"]["value"])
     assert m["Cumulative Carbon (kgCO2e)"] == fmt(expected["carbon_kg"]["value"])
@@ -89,7 +89,7 @@ def test_lineage_imputed_shown_apart(filled_url: str, monkeypatch: pytest.Monkey
     monkeypatch.setenv("DIA_DASHBOARD_DB", filled_url)
     at = AppTest.from_file(str(PAGES / "views" / "lineage.py"), default_timeout=60).run()
     at.toggle(key="lineage_impute").set_value(True).run()
-    assert not at.exception
+    assert not at.exception and not at.error, [e.value for e in at.error]
     assert _metrics(at)["Cumulative Carbon (kgCO2e)"] == fmt(expected["carbon_kg"]["value"])  # unchanged
     assert any("NOT in the totals" in w.value and fmt(expected["imputed_totals"]["carbon_kg"]["value"]) in w.value
                for w in at.warning)
@@ -123,7 +123,7 @@ def test_compare_page(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIA_DASHBOARD_DB", filled_url)
     at = AppTest.from_file(str(PAGES / "views" / "compare.py"), default_timeout=60).run()
     at.multiselect(key="compare_models").set_value(["org/base", "org/base-chat"]).run()
-    assert not at.exception
+    assert not at.exception and not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value.set_index("model")
     fam = json.loads(_cli_json("rollup", "org/base", "--json", "--db", filled_url))
     up = json.loads(_cli_json("rollup", "org/base-chat", "--scope", "upstream", "--json", "--db", filled_url))
@@ -167,7 +167,7 @@ def test_app_entry_point_and_empty_store(tmp_path: Path, monkeypatch: pytest.Mon
     Store(url).close()
     monkeypatch.setenv("DIA_DASHBOARD_DB", url)
     at = AppTest.from_file(str(PAGES / "app.py"), default_timeout=60).run()
-    assert not at.exception
+    assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("This store is empty" in i.value for i in at.info)
 
 

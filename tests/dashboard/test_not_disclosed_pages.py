@@ -38,7 +38,7 @@ def _run(page: str, url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("DIA_DASHBOARD_PUBLIC", "0")
     at = AppTest.from_file(str(PAGES / "views" / f"{page}.py"), default_timeout=60)
     at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     return at
 
 

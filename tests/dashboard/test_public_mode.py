@@ -109,7 +109,7 @@ def _run_details(at: AppTest) -> Iterator[AppTest]:
 def test_public_page_shows_no_host_pid_path_or_secret(planted: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                       view: str) -> None:
     at = _page(view, planted["url"], monkeypatch)
-    assert not at.exception, [e.value for e in at.exception]
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     states = _run_details(at) if view == "runs" else iter([at])
     for state in states:
         _assert_clean(_shown(state), planted, f"public {view} page")
@@ -128,7 +128,7 @@ def test_public_app_entry_point_hides_error_details(planted: dict[str, Any], mon
         monkeypatch.setenv("DIA_DASHBOARD_DB", planted["url"])
         monkeypatch.setenv("DIA_DASHBOARD_PUBLIC", "1")
         at = AppTest.from_file(str(PAGES / "app.py"), default_timeout=60).run()
-        assert not at.exception, [e.value for e in at.exception]
+        assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
         _assert_clean(_shown(at), planted, "public app entry point")
         assert config.get_option("client.showErrorDetails") in ("none", False)
     finally:
@@ -137,7 +137,7 @@ def test_public_app_entry_point_hides_error_details(planted: dict[str, Any], mon
 
 def test_local_runs_page_still_shows_host_and_pid(planted: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     at = _page("runs", planted["url"], monkeypatch, public=False)
-    assert not at.exception
+    assert not at.exception and not at.error, [e.value for e in at.error]
     shown = _shown(at)
     assert HOST in shown and str(PID) in shown
 
@@ -177,7 +177,7 @@ def test_unreadable_rows_give_one_line_never_a_traceback(planted: dict[str, Any]
     _corrupt(planted["path"], planted["reports"])
     with caplog.at_level(logging.ERROR, logger="dia.dashboard"):
         at = _page(view, planted["url"], monkeypatch, public=public)
-    assert not at.exception, [e.value for e in at.exception]
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     shown = _shown(at)
     assert "Traceback" not in shown
     if public:
