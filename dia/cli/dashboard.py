@@ -22,7 +22,7 @@ def _announce(url: str, public: bool) -> None:
 
 def dashboard(
     db: DbOption = None,
-    public: Annotated[bool, typer.Option("--public", help="Read-only store, no host or process details: safe to publish.")] = False,
+    public: Annotated[bool, typer.Option("--public", help="Read-only store; no host, pid, local path, secret or traceback on any page: safe to publish.")] = False,
     port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (default: a free one).")] = None,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a web browser.")] = False,
 ) -> None:
