@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from dia.errors import CardError
+from dia.errors import CardError, DIAError
 from dia.hub.formats import CardData, dia_block, frontmatter, hf, v01
 
 if TYPE_CHECKING:
@@ -84,7 +84,16 @@ def _load(model_id: str, store: Store) -> CardData:
     if not runs and not parents and store.get_model(model_id) is None:
         hint = did_you_mean(model_id, store.model_ids())
         raise UnknownModelError(f"unknown model {model_id!r}{hint}")
-    return CardData(model_id, runs, parents)
+    try:
+        return CardData(model_id, runs, parents)
+    except DIAError:
+        raise
+    except (ArithmeticError, ValueError):  # a sum past float range: refused by Quantity, not a crash
+        raise _overflow(model_id) from None
+
+
+def _overflow(model_id: str) -> CardError:
+    return CardError(f"{model_id}: the sum of its stored figures is not a finite number; no card written")
 
 
 def card_metadata(model_id: str, store: Store | str | None = None, *, upstream: bool = False) -> dict[str, Any]:
@@ -99,7 +108,16 @@ def card_metadata(model_id: str, store: Store | str | None = None, *, upstream: 
         if upstream and data.parents:
             from dia.aggregate.rollup import rollup
 
-            rolled = rollup(model_id, scope="upstream", store=opened)
+            try:
+                rolled = rollup(model_id, scope="upstream", store=opened)
+            except DIAError:
+                raise
+            except (ArithmeticError, ValueError):
+                raise _overflow(model_id) from None
+            # The card's rounding writes a non-finite figure as 0: refuse it here instead.
+            figures = (rolled.energy_kwh, rolled.carbon_kg, rolled.water_l)
+            if not all(math.isfinite(x) for f in figures if f is not None for x in (f.value, f.low, f.high)):
+                raise _overflow(model_id)
         meta = hf.write(data)
         if data.own.runs:  # a block with no runs would hide the card's own figures from readers
             meta.update(dia_block.write(data, upstream=rolled))
