@@ -54,6 +54,10 @@ def card(
         if as_json:
             typer.echo(json.dumps(meta, indent=2, default=str))
             return
+        if not meta:
+            console.print(f"nothing to write for {model}: the store has no runs or lineage for it",
+                          soft_wrap=True, markup=False)
+            return
         from huggingface_hub.utils import yaml_dump
 
         typer.echo("---\n" + yaml_dump(meta, sort_keys=False) + "---")

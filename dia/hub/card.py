@@ -306,7 +306,12 @@ def _render(model_id: str, existing: str | None, *, store: Store | str | None, f
     # The dia-v0.1 format carries no body table: its users' tools render their own. Without
     # runs there is no table at all (never a table of "not disclosed" rows for 0 runs).
     out = merge_card(text, meta, owned=_owned(meta), section=format != "dia-v0.1" and "dia" in meta, where=where)
-    ModelCard(out)  # huggingface_hub must read back what we wrote (raises on bad YAML)
+    try:
+        ModelCard(out)  # huggingface_hub must read back what we wrote
+    except Exception as exc:  # its own error types vary by version: one line, not a traceback
+        from dia.redact import describe_error
+
+        raise CardError(f"{where}: huggingface_hub cannot read the filled card back ({describe_error(exc)})") from None
     return out
 
 

@@ -324,3 +324,9 @@ def test_json_output_says_what_was_written(db: str, tmp_path: Path) -> None:
     assert again["changed"] is False  # written twice: nothing changes the second time
     nothing = json.loads(_card(db, "org/base", tmp_path / "b.md", "--json").output)
     assert nothing["empty"] is True and nothing["written"] is None
+
+
+def test_printing_a_parent_only_model_says_there_is_nothing(db: str) -> None:
+    result = CliRunner().invoke(app, ["card", "org/base", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "nothing to write for org/base" in result.output and "{}" not in result.output
