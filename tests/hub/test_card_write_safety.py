@@ -14,6 +14,7 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import run_report
@@ -330,3 +331,28 @@ def test_printing_a_parent_only_model_says_there_is_nothing(db: str) -> None:
     result = CliRunner().invoke(app, ["card", "org/base", "--db", db])
     assert result.exit_code == 0, result.output
     assert "nothing to write for org/base" in result.output and "{}" not in result.output
+
+
+# -- autofill on upload: the same rules -------------------------------------------------------
+
+@pytest.fixture()
+def _autofill_off() -> Iterator[None]:
+    yield
+    from dia.hub import disable_autofill
+
+    disable_autofill()
+
+
+@pytest.mark.usefixtures("_autofill_off")
+def test_upload_of_a_parent_only_model_keeps_its_card(db: str, fake_hub: Any, hf_api: Any) -> None:
+    from dia.hub import enable_autofill
+
+    with Store(db) as store:
+        assert store.get_model("org/base") is not None  # known, as a parent only
+        enable_autofill(store)
+        hf_api.upload_file(path_or_fileobj=b"w", path_in_repo="w.bin", repo_id="org/base")
+        hf_api.upload_file(path_or_fileobj=HAND_WRITTEN.encode(), path_in_repo="README.md", repo_id="org/base")
+    first, second = fake_hub.commits
+    assert first["files"] == {"w.bin": b"w"}  # the Hub has no card: no empty one is added
+    assert second["files"] == {"README.md": HAND_WRITTEN.encode()}  # base_model, co2 kept
+
