@@ -33,22 +33,30 @@ def card(
     as_json: JsonOption = False,
 ) -> None:
     """Fill a model card with the model's own footprint (or print its YAML front matter)."""
-    from dia.hub.card import FORMATS, card_fields, write_card
+    from dia.hub.card import FORMATS, card_fields, fill_card
 
     if format not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)} (got {format!r})", 2)
     store = open_store(db, read_only=True)
     try:
         if write is not None:
-            path = write_card(model, write, store=store, format=format, upstream=upstream)  # type: ignore[arg-type]
+            done = fill_card(model, write, store=store, format=format, upstream=upstream)  # type: ignore[arg-type]
             if as_json:
-                typer.echo(json.dumps({"model": model, "written": str(path)}))
+                typer.echo(json.dumps({"model": model, "written": None if done.empty else str(done.path),
+                                       "path": str(done.path), "changed": done.changed, "empty": done.empty}))
+            elif done.empty:
+                console.print(f"nothing to write for {model}: the store has no runs or lineage for it; "
+                              f"{done.path} left as it is", soft_wrap=True, markup=False)
             else:
-                console.print(f"wrote {path}", soft_wrap=True)
+                console.print(f"{'wrote' if done.changed else 'unchanged'} {done.path}", soft_wrap=True, markup=False)
             return
         meta = card_fields(model, store, format=format, upstream=upstream)  # type: ignore[arg-type]
         if as_json:
             typer.echo(json.dumps(meta, indent=2, default=str))
+            return
+        if not meta:
+            console.print(f"nothing to write for {model}: the store has no runs or lineage for it",
+                          soft_wrap=True, markup=False)
             return
         from huggingface_hub.utils import yaml_dump
 

@@ -171,7 +171,7 @@ def _with_card(api: Any, repo_id: str, operations: list[Any], kwargs: dict[str, 
     """``operations`` with README.md replaced (or added) by the filled card."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
-    from dia.hub.card import render_card
+    from dia.hub.card import MAX_CARD_BYTES, blank_card, decode_card, render_card
 
     store = _open_store()
     if store is None:
@@ -185,7 +185,8 @@ def _with_card(api: Any, repo_id: str, operations: list[Any], kwargs: dict[str, 
         adds = [i for i in readme_ops if isinstance(operations[i], CommitOperationAdd)]
         if adds:
             with operations[adds[-1]].as_file() as fh:
-                existing: str | None = fh.read().decode("utf-8")
+                # Bounded read: a card larger than the limit is refused, not loaded whole.
+                existing: str | None = decode_card(fh.read(MAX_CARD_BYTES + 1), "README.md")
         else:
             existing = _fetch_readme(api, repo_id, kwargs.get("revision"), kwargs.get("token"))
         text = render_card(repo_id, existing, store=store, format=_options.get("format", "hf"),
@@ -193,6 +194,8 @@ def _with_card(api: Any, repo_id: str, operations: list[Any], kwargs: dict[str, 
     finally:
         if store is not _options.get("store"):
             store.close()
+    if existing is None and text == blank_card(repo_id):
+        return operations  # no card and nothing to say: no empty card is added to the commit
     card = CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=text.encode("utf-8"))
     if adds:
         out = list(operations)
@@ -221,8 +224,9 @@ def _fetch_readme(api: Any, repo_id: str, revision: str | None, token: Any) -> s
     if response.status_code == 404:
         return None
     response.raise_for_status()
-    text: str = response.content.decode("utf-8")
-    return text
+    from dia.hub.card import decode_card
+
+    return decode_card(response.content, "README.md")
 
 
 # -- DIA_HUB_AUTOFILL=1 ---------------------------------------------------------------------------

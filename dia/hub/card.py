@@ -18,12 +18,17 @@ byte-for-byte, and writing twice changes nothing the second time.
 
 from __future__ import annotations
 
+import errno
+import math
+import os
 import re
+import secrets
+import stat
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from dia.errors import CardError
+from dia.errors import CardError, DIAError
 from dia.hub.formats import CardData, dia_block, frontmatter, hf, v01
 
 if TYPE_CHECKING:
@@ -79,7 +84,16 @@ def _load(model_id: str, store: Store) -> CardData:
     if not runs and not parents and store.get_model(model_id) is None:
         hint = did_you_mean(model_id, store.model_ids())
         raise UnknownModelError(f"unknown model {model_id!r}{hint}")
-    return CardData(model_id, runs, parents)
+    try:
+        return CardData(model_id, runs, parents)
+    except DIAError:
+        raise
+    except (ArithmeticError, ValueError):  # a sum past float range: refused by Quantity, not a crash
+        raise _overflow(model_id) from None
+
+
+def _overflow(model_id: str) -> CardError:
+    return CardError(f"{model_id}: the sum of its stored figures is not a finite number; no card written")
 
 
 def card_metadata(model_id: str, store: Store | str | None = None, *, upstream: bool = False) -> dict[str, Any]:
@@ -94,8 +108,20 @@ def card_metadata(model_id: str, store: Store | str | None = None, *, upstream: 
         if upstream and data.parents:
             from dia.aggregate.rollup import rollup
 
-            rolled = rollup(model_id, scope="upstream", store=opened)
-        return {**hf.write(data), **dia_block.write(data, upstream=rolled)}
+            try:
+                rolled = rollup(model_id, scope="upstream", store=opened)
+            except DIAError:
+                raise
+            except (ArithmeticError, ValueError):
+                raise _overflow(model_id) from None
+            # The card's rounding writes a non-finite figure as 0: refuse it here instead.
+            figures = (rolled.energy_kwh, rolled.carbon_kg, rolled.water_l)
+            if not all(math.isfinite(x) for f in figures if f is not None for x in (f.value, f.low, f.high)):
+                raise _overflow(model_id)
+        meta = hf.write(data)
+        if data.own.runs:  # a block with no runs would hide the card's own figures from readers
+            meta.update(dia_block.write(data, upstream=rolled))
+        return meta
     finally:
         if close:
             opened.close()
@@ -109,7 +135,8 @@ def v01_metadata(model_id: str, store: Store | str | None = None) -> dict[str, A
     finally:
         if close:
             opened.close()
-    return v01.write(data)
+    # No runs: no dia_report (an empty one would hide the card's own figures from readers).
+    return v01.write(data) if data.own.runs else {}
 
 
 # -- the card text ------------------------------------------------------------------------------
@@ -171,7 +198,7 @@ def _drop_keys(yaml_text: str, keys: Iterable[str]) -> str:
 
 
 def merge_card(text: str, meta: dict[str, Any], *, owned: Iterable[str] = _HF_KEYS + _V01_KEYS,
-               section: bool = True) -> str:
+               section: bool = True, where: str = "README.md") -> str:
     """Put ``meta`` into the front matter of card ``text`` and the section into its body.
 
     Other front-matter keys keep their exact text; the body is kept byte-for-byte except
@@ -181,15 +208,15 @@ def merge_card(text: str, meta: dict[str, Any], *, owned: Iterable[str] = _HF_KE
 
     line_break = "\r\n" if "\r\n" in text else "\n"
     # The reader's own splitter: the writer replaces exactly what `dia ingest` reads.
-    parts = frontmatter.split(text, "README.md")
+    parts = frontmatter.split(text, where)
     if parts is not None:
         try:
-            old = frontmatter.load_yaml(parts.yaml, "README.md")
+            old = frontmatter.load_yaml(parts.yaml, where)
         except CardError as exc:
-            detail = str(exc).removeprefix("README.md: ")
+            detail = str(exc).removeprefix(f"{where}: ")
             if detail.endswith("not a mapping"):
-                raise CardError("README.md: front matter is not a mapping") from None
-            raise CardError(f"README.md: front matter is not valid YAML ({detail})") from None
+                raise CardError(f"{where}: front matter is not a mapping") from None
+            raise CardError(f"{where}: front matter is not valid YAML ({detail})") from None
         # Trailing blank lines before the closing '---' are not kept (nor were they before).
         yaml_text = parts.yaml.rstrip("\r\n")
         kept = _drop_keys(yaml_text + line_break, owned) if yaml_text else ""
@@ -221,7 +248,12 @@ def _with_section(body: str, section: str, line_break: str) -> str:
 
 def card_fields(model_id: str, store: Store | str | None = None, *, format: CardFormat = "hf",
                 upstream: bool = False) -> dict[str, Any]:
-    """The front-matter keys to write for ``format`` (``hf``, ``dia-v0.1`` or ``both``)."""
+    """The front-matter keys to write for ``format`` (``hf``, ``dia-v0.1`` or ``both``).
+
+    Only what the store has figures for: no ``dia``/``dia_report`` block for a model without
+    runs, no ``base_model`` without lineage (``{}`` when the store has nothing to say).
+    Raises :class:`~dia.errors.CardError` when a stored figure is not a finite number.
+    """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     opened, close = _open(store)
@@ -231,47 +263,271 @@ def card_fields(model_id: str, store: Store | str | None = None, *, format: Card
             meta.update(card_metadata(model_id, opened, upstream=upstream))
         if format in ("dia-v0.1", "both"):
             meta.update(v01_metadata(model_id, opened))
-        return meta
     finally:
         if close:
             opened.close()
+    if (where := _not_finite(meta)) is not None:
+        # inf/nan would be written as '.inf' and read back as a figure nobody measured.
+        raise CardError(f"{model_id}: stored figure {where} is not a finite number; no card written")
+    return meta
+
+
+def _not_finite(data: Any, where: str = "") -> str | None:
+    """The dotted key of the first non-finite float in ``data`` (``None`` when all are finite)."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else (where or "value")
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = _not_finite(value, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def _owned(meta: dict[str, Any]) -> tuple[str, ...]:
+    """The card keys ``meta`` replaces: only those the store has figures for (rest kept)."""
+    owned: list[str] = [k for k in ("co2_eq_emissions", "dia") if k in meta]
+    if "base_model" in meta:  # the lineage pair goes together: a kept relation could contradict it
+        owned += ["base_model", "base_model_relation"]
+    if "dia_report" in meta:
+        owned += list(_V01_KEYS)
+    return tuple(owned)
+
+
+def _render(model_id: str, existing: str | None, *, store: Store | str | None, format: CardFormat,
+            upstream: bool, where: str) -> str | None:
+    """The filled card, or ``None`` when the store has nothing to write for ``model_id``."""
+    from huggingface_hub import ModelCard
+
+    meta = card_fields(model_id, store, format=format, upstream=upstream)
+    if not meta:
+        return None
+    text = existing if existing is not None else blank_card(model_id)
+    # The dia-v0.1 format carries no body table: its users' tools render their own. Without
+    # runs there is no table at all (never a table of "not disclosed" rows for 0 runs).
+    out = merge_card(text, meta, owned=_owned(meta), section=format != "dia-v0.1" and "dia" in meta, where=where)
+    try:
+        ModelCard(out)  # huggingface_hub must read back what we wrote
+    except Exception as exc:  # its own error types vary by version: one line, not a traceback
+        from dia.redact import describe_error
+
+        raise CardError(f"{where}: huggingface_hub cannot read the filled card back ({describe_error(exc)})") from None
+    return out
 
 
 def render_card(model_id: str, existing: str | None = None, *, store: Store | str | None = None,
                 format: CardFormat = "hf", upstream: bool = False) -> str:
-    """The card text: ``existing`` (or a new minimal card) with DIA's fields filled in."""
-    from huggingface_hub import ModelCard
+    """The card text: ``existing`` (or a new minimal card) with DIA's fields filled in.
 
-    meta = card_fields(model_id, store, format=format, upstream=upstream)
-    owned = (_HF_KEYS if format in ("hf", "both") else ()) + (_V01_KEYS if format in ("dia-v0.1", "both") else ())
-    text = existing if existing is not None else f"# {model_id}{chr(10)}"
-    # The dia-v0.1 format carries no body table: its users' tools render their own.
-    out = merge_card(text, meta, owned=owned, section=format != "dia-v0.1")
-    ModelCard(out)  # huggingface_hub must read back what we wrote (raises on bad YAML)
-    return out
+    The card's own keys stay unless the store has figures for them: a model the store knows
+    only as a parent keeps its hand-written ``base_model`` and ``co2_eq_emissions``.
+    """
+    out = _render(model_id, existing, store=store, format=format, upstream=upstream, where="README.md")
+    if out is not None:
+        return out
+    return existing if existing is not None else blank_card(model_id)
+
+
+def blank_card(model_id: str) -> str:
+    """The card DIA starts from when there is none: a title line."""
+    return f"# {model_id}\n"
+
+
+# -- writing the file safely ----------------------------------------------------------------------
+
+# A model card is a few KB: anything larger is not one (and is not read into memory).
+MAX_CARD_BYTES = 10_000_000
+
+_SYMLINK_WHY = ("DIA does not write through links: a Hugging Face cache snapshot links to content-addressed "
+                "blobs, and writing through the link would corrupt the cache; write to a real copy instead")
+
+
+class CardWrite(NamedTuple):
+    """What :func:`fill_card` did: the card's ``path``, whether the file ``changed``, and
+    ``empty`` when the store had nothing to write for the model (the file is left alone)."""
+
+    path: Path
+    changed: bool
+    empty: bool = False
+
+
+def _refuse(target: Path, why: str) -> CardError:
+    return CardError(f"{target}: {why}; the card was not changed")
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def decode_card(data: bytes, where: str | Path) -> str:
+    """``data`` as card text; :class:`~dia.errors.CardError` when too large or not UTF-8.
+
+    >>> decode_card(b"---\\nlicense: mit\\n---\\n", "README.md")
+    '---\\nlicense: mit\\n---\\n'
+    """
+    if len(data) > MAX_CARD_BYTES:
+        raise CardError(f"{where}: larger than {MAX_CARD_BYTES // 1_000_000} MB, not a model card")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CardError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _read_existing(target: Path) -> tuple[str | None, int | None]:
+    """The card at ``target`` and its permission bits; ``(None, None)`` when there is none.
+
+    Checks the file type with ``lstat`` before opening: a FIFO is never opened (it would
+    block), a symlink never followed.
+    """
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        raise _refuse(target, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if stat.S_ISLNK(st.st_mode):
+        kind = "a symbolic link" if os.path.exists(target) else "a dangling symbolic link"
+        raise _refuse(target, f"is {kind}. {_SYMLINK_WHY}")
+    if not stat.S_ISREG(st.st_mode):
+        raise _refuse(target, f"is {_file_kind(st.st_mode)}, not a card file")
+    if st.st_size > MAX_CARD_BYTES:
+        raise _refuse(target, f"is larger than {MAX_CARD_BYTES // 1_000_000} MB, not a model card")
+    # O_NOFOLLOW/O_NONBLOCK: a file swapped for a link or a FIFO since lstat neither is followed nor blocks.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(target, flags)
+    except OSError as exc:
+        raise _refuse(target, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _refuse(target, "changed into something other than a regular file while being read")
+        chunks, size = [], 0
+        while size <= MAX_CARD_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise _refuse(target, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        os.close(fd)
+    try:
+        return decode_card(b"".join(chunks), target), stat.S_IMODE(st.st_mode)
+    except CardError as exc:
+        raise CardError(f"{exc}; the card was not changed") from None
+
+
+def _write_atomic(target: Path, text: str, mode: int | None) -> None:
+    """Write ``text`` to a temporary file beside ``target``, fsync it, rename it over ``target``.
+
+    Readers see the old card or the new one, never a truncated one; on any failure (a full
+    disk) the temporary file is removed and ``target`` is untouched.
+    """
+    data = text.encode("utf-8")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.dia-tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)  # a new card gets the umask's permissions
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _write_error(target, exc) from None
+    try:
+        try:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)  # keep the card's own permissions
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)  # replaces a link swapped in meanwhile, never writes through it
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise _write_error(target, exc) from None
+    _fsync_folder(target.parent)
+
+
+def _write_error(target: Path, exc: OSError) -> CardError:
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return _refuse(target, "no space left on the device")
+    return _refuse(target, f"cannot be written ({exc.strerror or type(exc).__name__})")
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable (POSIX); best effort: the card is already in place."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _target(path: str | Path) -> Path:
+    target = Path(path)
+    # A folder holds the README.md; a path ending in .md is the card itself (a folder named
+    # README.md is refused, not written into).
+    if target.suffix.lower() != ".md" and (target.is_dir() or (not target.suffix and not target.exists())):
+        target = target / "README.md"
+    return target
+
+
+def fill_card(model_id: str, path: str | Path, *, store: Store | str | None = None,
+              format: CardFormat = "hf", upstream: bool = False) -> CardWrite:
+    """Fill (or create) the card at ``path`` safely and say what happened.
+
+    Refuses (:class:`~dia.errors.CardError`, one line, file untouched) a symlink, a FIFO, a
+    directory, a device, a file over :data:`MAX_CARD_BYTES`, a non-UTF-8 file and a card whose
+    front matter cannot be read. The new card replaces the old one atomically.
+    """
+    target = _target(path)
+    existing, mode = _read_existing(target)
+    try:
+        text = _render(model_id, existing, store=store, format=format, upstream=upstream, where=str(target))
+    except CardError as exc:  # the card on disk cannot be read: leave it as it is
+        if existing is None or not str(exc).startswith(f"{target}: "):
+            raise
+        raise CardError(f"{exc}; the card was not changed") from None
+    if text is None:
+        return CardWrite(target, changed=False, empty=True)
+    if text == existing:  # leave the file (and its mtime) alone when nothing changed
+        return CardWrite(target, changed=False)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _refuse(target, f"its folder cannot be created ({exc.strerror or type(exc).__name__})") from None
+    _write_atomic(target, text, mode)
+    return CardWrite(target, changed=True)
 
 
 def write_card(model_id: str, path: str | Path, *, store: Store | str | None = None,
                format: CardFormat = "hf", upstream: bool = False) -> Path:
     """Fill (or create) the card at ``path`` (a README.md, or a folder holding one).
 
+    See :func:`fill_card` for what is refused; the file is replaced atomically.
+
     >>> write_card("org/tiny", "out/README.md", store=store)  # doctest: +SKIP
     PosixPath('out/README.md')
     """
-    target = Path(path)
-    if target.is_dir() or (not target.suffix and not target.exists()):
-        target = target / "README.md"
-    existing = None
-    if target.exists():
-        with open(target, encoding="utf-8", newline="") as fh:
-            existing = fh.read()
-    text = render_card(model_id, existing, store=store, format=format, upstream=upstream)
-    if text != existing:  # leave the file (and its mtime) alone when nothing changed
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-    return target
+    return fill_card(model_id, path, store=store, format=format, upstream=upstream).path
 
 
-__all__ = ["FORMATS", "SECTION_END", "SECTION_START", "body_section", "card_fields", "card_metadata",
-           "merge_card", "render_card", "v01_metadata", "write_card"]
+__all__ = ["FORMATS", "MAX_CARD_BYTES", "SECTION_END", "SECTION_START", "CardWrite", "blank_card", "body_section", "card_fields",
+           "card_metadata", "decode_card", "fill_card", "merge_card", "render_card", "v01_metadata", "write_card"]
