@@ -30,7 +30,7 @@ CHILDREN = {"org/base": ["org/child", "other/adapter"], "org/child": ["org/grand
 @dataclass
 class MiniHub:
     endpoint: str = ""
-    cards: dict[str, str] = field(default_factory=lambda: dict(CARDS))
+    cards: dict[str, str | bytes] = field(default_factory=lambda: dict(CARDS))
     rate_limited: set[str] = field(default_factory=set)  # repos whose download answers 429
     files: dict[str, list[str]] = field(default_factory=dict)  # repo -> its file list (model_info); else 404
     broken_listing: set[str] = field(default_factory=set)  # repos whose model_info answers 500
@@ -80,7 +80,8 @@ def _handler(hub: MiniHub) -> type[BaseHTTPRequestHandler]:
             if repo in hub.rate_limited:
                 self._send(429, b'{"error": "slow down"}', {"Retry-After": "60"})
                 return
-            body = hub.cards[repo].encode()
+            card = hub.cards[repo]
+            body = card if isinstance(card, bytes) else card.encode()
             self._send(200, body, {"Content-Type": "text/plain", "ETag": f'"{hashlib.sha1(body).hexdigest()}"',
                                    "X-Repo-Commit": hashlib.sha1(repo.encode()).hexdigest()})
 
