@@ -223,7 +223,7 @@ def test_a_fifo_named_readme_is_skipped_with_a_line_not_read(stored: tuple[Path,
     assert code == 1 and "not a regular file (a FIFO)" in output
 
 
-def test_a_folder_named_readme_is_one_line(stored: tuple[Path, str]) -> None:
+def test_a_folder_named_readme_is_not_a_card(stored: tuple[Path, str]) -> None:
     root, db = stored
     (root / "o" / "dir" / "README.md").mkdir(parents=True)
     _write(root, "o/good", GOOD)
