@@ -1,7 +1,10 @@
 """Read model cards (and JSONL report files) into the store: ``dia ingest``.
 
-A local card's model id is the ``model_id`` in its front matter, else its folder
-``<org>/<name>`` below the ingest root (the layout of a Hub download), else ``model_id=``.
+A local card's model id is its folder ``<org>/<name>`` below the ingest root (the layout
+of a Hub download; with ``--hub``, the repo id): a card stating another ``model_id`` is
+refused, and a second card for a model already read is reported, never silently stored
+over the first. A card in the ingest root itself has no folder: its own ``model_id``, else
+``model_id=``. FIFOs, devices and symbolic links out of the folder are never read.
 Each card becomes at most one run report (``source="card"``, ``meter="card"``, the card's
 path relative to the ingest root as ``source_ref``) with a run id derived from the model id,
 so ingesting the same card again updates that run instead of adding one. Parents from

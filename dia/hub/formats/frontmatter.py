@@ -83,11 +83,13 @@ MAX_NUMBER_CHARS = 100
 
 
 def _line(loader: Any, node: Any) -> int:
-    return int(node.start_mark.line) + 1 + getattr(loader, "first_line", 0)
+    return int(node.start_mark.line) + 1 + int(loader.first_line)
 
 
 class _Checks:
     """What every card loader refuses, checked as each node is built (one line each)."""
+
+    first_line = 0  # lines of the card before its YAML: messages give the card's own line numbers
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         if node.tag not in _PLAIN_TAGS:
