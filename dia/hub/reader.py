@@ -181,13 +181,15 @@ class _Ingester:
         self.pending: list[_Item] = []
         self.pending_reports: list[tuple[str, RunReport]] = []
         self._tracked: set[str] | None = None
-        self._claimed: dict[str, str] = {}  # model id -> the card it was read from, in this ingest
+        self._claimed: dict[str, tuple[str, str]] = {}  # model id -> (origin, where) of its card in this ingest
         # Stored cards with a carbon figure and parents: (card, model, parent ids, carbon kg).
         self._with_bases: list[tuple[str, str, tuple[str, ...], float]] = []
 
     # -- intake ------------------------------------------------------------------------------
 
-    def card(self, parsed: ParsedCard) -> None:
+    def card(self, parsed: ParsedCard, origin: str | None = None) -> None:
+        """Queue one parsed card; ``origin`` (default: its ``source_ref``) tells two cards apart
+        whose paths below two ingest roots are the same."""
         where = parsed.source_ref or "card"
         held = self.held(parsed.run_ids) if parsed.reports and parsed.run_ids else set()
         if parsed.run_ids and len(held) == len(set(parsed.run_ids)):  # DIA's own card of these very runs
@@ -199,9 +201,9 @@ class _Ingester:
         if parsed.model_id:
             # Two cards for one model (a/o/x and b/o/x): the first read is kept, the others are
             # refused with a line, never silently replacing it.
-            first = self._claimed.setdefault(parsed.model_id, where)
-            if first != where:
-                self.skip(where, f"{parsed.model_id} was already read from {first}: "
+            first, first_where = self._claimed.setdefault(parsed.model_id, (origin or where, where))
+            if first != (origin or where):
+                self.skip(where, f"{parsed.model_id} was already read from {first_where}: "
                                  "two cards for one model, this one is not stored")
                 return
         self.summary.warnings.extend(parsed.warnings)
@@ -486,7 +488,7 @@ def ingest(paths: Iterable[str | Path], *, store: Store | str | None = None,
             except Exception as exc:  # one bad card never stops an ingest (see _Ingester.refuse)
                 ingester.refuse(where, exc)
                 continue
-            ingester.card(parsed)
+            ingester.card(parsed, origin=path)
         ingester.finish()
     finally:
         if close:

@@ -218,6 +218,10 @@ def test_a_fifo_named_readme_is_skipped_with_a_line_not_read(stored: tuple[Path,
     named = _lines_naming(output, "o/fifo/README.md")
     assert len(named) == 1 and "not a regular file (a FIFO)" in named[0], output
     assert _carbon(db) == {"o/victim": 1.0, "o/good": 0.5}
+    # A FIFO named like a report file is not opened either.
+    os.mkfifo(root / "o" / "fifo" / "runs.jsonl")
+    code, output, _ = _ingest_in_thread(["ingest", str(root), "--db", db], root / "o" / "fifo" / "runs.jsonl")
+    assert code == 1 and len(_lines_naming(output, "o/fifo/runs.jsonl: not a regular file (a FIFO)")) == 1, output
     # Named on the command line, it is refused the same way.
     code, output, _ = _ingest_in_thread(["ingest", str(fifo), "--model-id", "o/fifo", "--db", db], fifo)
     assert code == 1 and "not a regular file (a FIFO)" in output
@@ -306,6 +310,17 @@ def test_two_cards_for_one_model_are_reported_and_the_first_is_kept(stored: tupl
     assert code == 1
     named = _lines_naming(output, "b/o/twin/README.md")
     assert len(named) == 1 and "o/twin was already read from a/o/twin/README.md" in named[0], output
+    assert _carbon(db) == {"o/victim": 1.0, "o/twin": 0.5}
+
+
+def test_the_same_model_under_two_ingest_roots_is_reported(stored: tuple[Path, str], tmp_path: Path) -> None:
+    # Both cards are "o/twin/README.md" below their own root: still two cards for one model.
+    root, db = stored
+    _write(root, "o/twin", GOOD)
+    _write(tmp_path / "other", "o/twin", "---\nco2_eq_emissions: 9000000\n---\n")
+    code, output, _ = _ingest(str(root), str(tmp_path / "other"), "--db", db)
+    assert code == 1
+    assert "o/twin was already read from o/twin/README.md" in output
     assert _carbon(db) == {"o/victim": 1.0, "o/twin": 0.5}
 
 

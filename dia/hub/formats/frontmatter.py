@@ -71,12 +71,13 @@ def join(head: str, yaml_text: str, body: str, line_break: str = "\n") -> str:
     return (head or "---" + line_break) + yaml_text + "---" + line_break + body
 
 
-# The tags a card may hold: what plain YAML resolves by itself (strings, numbers, booleans,
-# null, dates, lists, mappings). ``!!binary`` (bytes), ``!!set``, ``!!omap``, ``!!python/...``
-# and local ``!tags`` are refused: no reader of a card expects them and some crash on them.
-_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in
-                        ("str", "int", "float", "bool", "null", "timestamp", "seq", "map"))
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+# The tags a card may hold are those plain YAML resolves by itself (strings, numbers,
+# booleans, null, dates, lists, mappings). ``!!binary`` (bytes), ``!!set``, ``!!omap``,
+# ``!!pairs``, ``!!python/...`` and local ``!tags`` are refused: no reader of a card expects
+# them and some crash on them.
+_YAML_TAG = "tag:yaml.org,2002:"
+_REFUSED_TAGS = ("binary", "set", "omap", "pairs")
+_STR_TAG, _MERGE_TAG = _YAML_TAG + "str", _YAML_TAG + "merge"
 # No figure a card states needs more digits; Python refuses ints over 4300 digits with a
 # ValueError, and a float of a 400-digit int overflows.
 MAX_NUMBER_CHARS = 100
@@ -86,28 +87,36 @@ def _line(loader: Any, node: Any) -> int:
     return int(node.start_mark.line) + 1 + int(loader.first_line)
 
 
+def _refuse_tag(loader: Any, node: Any) -> Any:
+    tag = str(node.tag).replace(_YAML_TAG, "!!")
+    raise CardError(f"YAML tag {tag[:60]} at line {_line(loader, node)} (only plain values are read)")
+
+
+def _short_number(construct: Any) -> Any:
+    def checked(loader: Any, node: Any) -> Any:
+        if len(node.value) > MAX_NUMBER_CHARS:
+            raise CardError(f"a number of {len(node.value)} characters at line {_line(loader, node)} "
+                            f"(more than {MAX_NUMBER_CHARS})")
+        return construct(loader, node)
+    return checked
+
+
 class _Checks:
-    """What every card loader refuses, checked as each node is built (one line each)."""
+    """What every card loader refuses, checked as the front matter is built (one line each).
+
+    Tags and long numbers are refused by the constructors registered in :func:`_checked`
+    (called only for such nodes: the common path costs nothing); duplicate keys here.
+    """
 
     first_line = 0  # lines of the card before its YAML: messages give the card's own line numbers
-
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        if node.tag not in _PLAIN_TAGS:
-            raise CardError(f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')} at line {_line(self, node)} "
-                            "(only plain values are read)")
-        if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") \
-                and len(node.value) > MAX_NUMBER_CHARS:
-            raise CardError(f"a number of {len(node.value)} characters at line {_line(self, node)} "
-                            f"(more than {MAX_NUMBER_CHARS})")
-        return super().construct_object(node, deep)  # type: ignore[misc]
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         # PyYAML keeps the last of two equal keys without a word: refuse the card instead.
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
                 continue
-            key = self.construct_object(key_node)
+            key = key_node.value if key_node.tag == _STR_TAG else self.construct_object(key_node)  # type: ignore[attr-defined]
             if key in seen:
                 shown = key if isinstance(key, str) else repr(key)
                 raise CardError(f"duplicate key {shown!r} at line {_line(self, key_node)}")
@@ -115,6 +124,17 @@ class _Checks:
         return super().construct_mapping(node, deep)  # type: ignore[misc]
 
 
+def _checked(loader: Any) -> Any:
+    """``loader`` with the constructors that refuse what a card may not hold."""
+    for name in _REFUSED_TAGS:
+        loader.add_constructor(_YAML_TAG + name, _refuse_tag)
+    loader.add_constructor(None, _refuse_tag)  # any other tag: !!python/..., !custom
+    loader.add_constructor(_YAML_TAG + "int", _short_number(yaml.constructor.SafeConstructor.construct_yaml_int))
+    loader.add_constructor(_YAML_TAG + "float", _short_number(yaml.constructor.SafeConstructor.construct_yaml_float))
+    return loader
+
+
+@_checked
 class _NoAliasLoader(_Checks, yaml.SafeLoader):
     """SafeLoader that refuses anchors' aliases: no alias bombs ("billion laughs")."""
 
@@ -125,6 +145,7 @@ class _NoAliasLoader(_Checks, yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+@_checked
 class _FastLoader(_Checks, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """The C loader with the same checks, for front matter without a ``*`` (hence no alias)."""
 
