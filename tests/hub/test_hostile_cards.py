@@ -129,16 +129,14 @@ def test_non_utf8_is_refused_with_the_line_and_byte_of_the_bad_byte(stored: tupl
 
 
 def test_a_multibyte_character_cut_by_the_read_limit_is_not_an_error(stored: tuple[Path, str]) -> None:
-    # Only the first ~1 MB of a card is read: a character cut there is the reader's doing.
-    from dia.hub.reader import _READ_BYTES
-
+    # Only the first ~1 MB of a card is read. Three cards of 3-byte characters, shifted by 0, 1
+    # and 2 bytes: wherever the reader stops, it stops inside a character in two of them.
     root, db = stored
-    front = GOOD.encode()
-    body = b"x" * (_READ_BYTES - len(front) - 1) + "é".encode() * 4
-    _write(root, "o/long-body", front + body)
+    for shift in range(3):
+        _write(root, f"o/long-{shift}", GOOD.encode() + b"x" * shift + "€".encode() * 1_000_000)
     code, output, _ = _ingest(str(root), "--db", db)
     assert code == 0, output
-    assert _carbon(db)["o/long-body"] == 0.5
+    assert _carbon(db) == {"o/victim": 1.0, "o/long-0": 0.5, "o/long-1": 0.5, "o/long-2": 0.5}
 
 
 # -- numbers -------------------------------------------------------------------------------------
