@@ -99,8 +99,11 @@ def _alias_bomb(levels: int) -> str:
     ("---\nco2_eq_emissions: !custom 5\n---\n", "YAML tag !custom at line 2"),
     ("---\nx: !!python/object:os.system {}\n---\n", "YAML tag !!python/object:os.system at line 2"),
     ("---\ntags:\n" + "  - t\n" * 300_000 + "---\n", "front matter larger than 1 MB"),
+    ("---\na:\n  " + "- " * 100_000 + "x\n---\n", "YAML error at line 3: exceeded maximum nesting depth"),
+    ("---\nnote: '*'\na: " + "[" * 100_000 + "]" * 100_000 + "\n---\n", "YAML error: nested too deeply"),
+    ("---\nreleased: 2024-13-45\nco2_eq_emissions: 5\n---\n", "YAML error: ValueError: month must be in 1..12"),
 ], ids=["alias-bomb", "duplicate-top-key", "duplicate-nested-key", "binary-in-dia-block", "binary-co2", "set",
-        "local-tag", "python-object", "oversize"])
+        "local-tag", "python-object", "oversize", "deep-nesting", "deep-nesting-with-a-star", "impossible-date"])
 def test_front_matter_reader_refuses_in_one_line(stored: tuple[Path, str], text: str, reason: str) -> None:
     root, db = stored
     _write(root, "o/bad", text)

@@ -178,7 +178,9 @@ def load_yaml(yaml_text: str, where: str, first_line: int = 0) -> dict[str, Any]
         at = f" at line {mark.line + 1 + first_line}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise CardError(f"{where}: YAML error{at}: {problem}") from None
-    except (ValueError, OverflowError, RecursionError) as exc:  # a value PyYAML cannot build
+    except RecursionError:  # the pure-Python composer recurses (libyaml stops at depth 1000 itself)
+        raise CardError(f"{where}: YAML error: nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # a value PyYAML cannot build (an impossible date)
         raise CardError(f"{where}: YAML error: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}") from None
     finally:
         parser.dispose()
