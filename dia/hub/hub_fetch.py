@@ -18,10 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dia.errors import HubError
+from dia.errors import CardError, HubError
+from dia.hub.formats.frontmatter import MAX_FRONT_MATTER_BYTES, decode
 
 # A family walk stops here: the largest Hub families have tens of thousands of members.
 MAX_FAMILY_MODELS = 100_000
+# Enough of a card for the largest front matter read; the body is never needed.
+_READ_BYTES = MAX_FRONT_MATTER_BYTES + 100_000
 
 
 def _status(exc: BaseException) -> int | None:
@@ -159,10 +162,16 @@ def iter_hub_cards(repo_ids: list[str], *, families: list[str] | None = None, en
             _report(on_progress, done + 1, total)
             continue
         try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read(1_100_000)
+            with open(path, "rb") as fh:
+                data = fh.read(_READ_BYTES + 1)
+            # Not UTF-8 is refused as for a local card (never read with replaced bytes).
+            text = decode(data[:_READ_BYTES], ref, cut=len(data) > _READ_BYTES)
         except OSError as exc:  # a cache file gone or unreadable: skip this repo, one line
             _missing(on_missing, ref, f"cannot read the downloaded card ({exc.strerror or type(exc).__name__})")
+            _report(on_progress, done + 1, total)
+            continue
+        except CardError as exc:
+            _missing(on_missing, ref, str(exc).removeprefix(f"{ref}: "))
             _report(on_progress, done + 1, total)
             continue
         if with_files:

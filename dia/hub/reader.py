@@ -1,7 +1,10 @@
 """Read model cards (and JSONL report files) into the store: ``dia ingest``.
 
-A local card's model id is the ``model_id`` in its front matter, else its folder
-``<org>/<name>`` below the ingest root (the layout of a Hub download), else ``model_id=``.
+A local card's model id is its folder ``<org>/<name>`` below the ingest root (the layout
+of a Hub download; with ``--hub``, the repo id): a card stating another ``model_id`` is
+refused, and a second card for a model already read is reported, never silently stored
+over the first. A card in the ingest root itself has no folder: its own ``model_id``, else
+``model_id=``. FIFOs, devices and symbolic links out of the folder are never read.
 Each card becomes at most one run report (``source="card"``, ``meter="card"``, the card's
 path relative to the ingest root as ``source_ref``) with a run id derived from the model id,
 so ingesting the same card again updates that run instead of adding one. Parents from
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dia.errors import DIAError, HubError, LineageCycleError
+from dia.errors import CardError, DIAError, HubError, LineageCycleError
 from dia.hub.formats import ParsedCard, parse_card_text
 from dia.hub.formats.frontmatter import MAX_FRONT_MATTER_BYTES
 
@@ -39,6 +42,7 @@ _BATCH = 500
 _REPORT_SUFFIXES = (".jsonl", ".ndjson", ".json")
 # Enough of a file to hold the largest front matter we accept; the body is never needed.
 _READ_CHARS = MAX_FRONT_MATTER_BYTES + 4096
+_READ_BYTES = _READ_CHARS
 
 
 @dataclass
@@ -69,17 +73,42 @@ class IngestSummary:
 # -- reading one card ---------------------------------------------------------------------------
 
 def _read_text(path: Path, where: str) -> str:
-    from dia.errors import CardError
+    """The first :data:`_READ_BYTES` of a card, as text; one CardError line when it cannot be read.
+
+    Opened without blocking and checked with ``fstat`` before reading: a FIFO, a device or
+    a folder named README.md is refused at once instead of hanging or failing later.
+    """
+    import stat
+
+    from dia.hub.formats.frontmatter import decode
 
     try:
-        with path.open(encoding="utf-8", errors="strict") as fh:
-            return fh.read(_READ_CHARS)
-    except UnicodeDecodeError as exc:
-        raise CardError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise CardError(f"{where}: no such file") from None
     except OSError as exc:
-        raise CardError(f"{where}: cannot read ({exc.strerror})") from None
+        raise CardError(f"{where}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise CardError(f"{where}: not a regular file ({_file_kind(mode)}): not read")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(_READ_BYTES + 1)
+    except OSError as exc:
+        raise CardError(f"{where}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        os.close(fd)
+    return decode(data[:_READ_BYTES], where, cut=len(data) > _READ_BYTES)
+
+
+def _file_kind(mode: int) -> str:
+    import stat
+
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a plain file"
 
 
 def _folder_model_id(path: Path, root: Path) -> str | None:
@@ -119,7 +148,11 @@ def read_card(path: str | Path, *, model_id: str | None = None, root: str | Path
     where = _relative(path, base)
     folder_id = _folder_model_id(path, base)
     text = _read_text(path, where)
-    return parse_card_text(text, model_id=folder_id or model_id, source_ref=where)
+    card = parse_card_text(text, model_id=folder_id or model_id, source_ref=where,
+                           model_id_from="its folder" if folder_id else None)
+    if card.conflict is not None:
+        raise CardError(card.conflict)
+    return card
 
 
 # -- storing -------------------------------------------------------------------------------------
@@ -148,13 +181,31 @@ class _Ingester:
         self.pending: list[_Item] = []
         self.pending_reports: list[tuple[str, RunReport]] = []
         self._tracked: set[str] | None = None
+        self._claimed: dict[str, tuple[str, str]] = {}  # model id -> (origin, where) of its card in this ingest
         # Stored cards with a carbon figure and parents: (card, model, parent ids, carbon kg).
         self._with_bases: list[tuple[str, str, tuple[str, ...], float]] = []
 
     # -- intake ------------------------------------------------------------------------------
 
-    def card(self, parsed: ParsedCard) -> None:
+    def card(self, parsed: ParsedCard, origin: str | None = None) -> None:
+        """Queue one parsed card; ``origin`` (default: its ``source_ref``) tells two cards apart
+        whose paths below two ingest roots are the same."""
         where = parsed.source_ref or "card"
+        held = self.held(parsed.run_ids) if parsed.reports and parsed.run_ids else set()
+        if parsed.run_ids and len(held) == len(set(parsed.run_ids)):  # DIA's own card of these very runs
+            self.summary.already_tracked.append(where)  # (a copy in another folder too: nothing is stored)
+            return
+        if parsed.conflict is not None:  # it names another model than its folder or Hub repo
+            self.skip(where, parsed.conflict)
+            return
+        if parsed.model_id:
+            # Two cards for one model (a/o/x and b/o/x): the first read is kept, the others are
+            # refused with a line, never silently replacing it.
+            first, first_where = self._claimed.setdefault(parsed.model_id, (origin or where, where))
+            if first != (origin or where):
+                self.skip(where, f"{parsed.model_id} was already read from {first_where}: "
+                                 "two cards for one model, this one is not stored")
+                return
         self.summary.warnings.extend(parsed.warnings)
         parents = [(p.model_id, p.relation.value, p.method) for p in parsed.parents]
         if parsed.refused is not None:
@@ -164,10 +215,6 @@ class _Ingester:
             return
         if parsed.reports:
             if parsed.run_ids:
-                held = self.held(parsed.run_ids)
-                if len(held) == len(set(parsed.run_ids)):  # DIA's own card of these very runs
-                    self.summary.already_tracked.append(where)
-                    return
                 if held:
                     shown = ", ".join(sorted(held)[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
                     self.skip(where, f"DIA card built from {len(set(parsed.run_ids))} runs, {len(held)} of them "
@@ -195,6 +242,16 @@ class _Ingester:
         # Reasons are one line and start with the file name already; keep just the reason.
         prefix = f"{where}: "
         self.summary.skipped.append((where, reason[len(prefix):] if reason.startswith(prefix) else reason))
+
+    def refuse(self, where: str, exc: Exception) -> None:
+        """A card that could not be read: skipped with one line (an unforeseen error included)."""
+        if isinstance(exc, DIAError):
+            self.skip(where, str(exc))
+            return
+        from dia.redact import describe_error
+
+        # A value no check foresaw (a report the model refuses): one redacted line, no traceback.
+        self.skip(where, f"cannot be read ({describe_error(exc)})")
 
     def _queue(self, item: _Item) -> None:
         self.pending.append(item)
@@ -306,22 +363,81 @@ class _Ingester:
                     self.skip(where, str(exc))
 
 
-def _discover(paths: Iterable[str | Path]) -> Iterator[tuple[str, str]]:
-    """(file, its path below the ingest root) for every card and report file under ``paths``."""
+def _discover(paths: Iterable[str | Path], refused: list[tuple[str, str]],
+              warnings: list[str]) -> Iterator[tuple[str, str]]:
+    """(file, its path below the ingest root) for every card and report file under ``paths``.
+
+    Files that must not be read go to ``refused`` as (path below the root, reason): a symbolic
+    link out of the folder (not followed: it would read and cite a file the folder does not
+    hold), a FIFO or device (reading it would hang), a folder that cannot be listed. Symbolic
+    links to folders are not followed (a warning says so): no loops, nothing read twice.
+    """
+    import stat
+
     for raw in paths:
         path = os.fspath(raw)
-        if os.path.isdir(path):
-            # Plain strings, not Path objects: at 100,000 cards pathlib is a visible cost.
-            prefix = len(path.rstrip(os.sep)) + 1
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .git, .cache
-                rel = folder[prefix:].replace(os.sep, "/")
-                for name in sorted(files):
-                    low = name.lower()
-                    if low == "readme.md" or low.endswith((".jsonl", ".ndjson")):
-                        yield os.path.join(folder, name), f"{rel}/{name}" if rel else name
-        else:
+        if not os.path.isdir(path):
+            kind = _kind_of(path)
+            if kind is not None:
+                refused.append((os.path.basename(path), f"not a regular file ({kind}): not read"))
+                continue
             yield path, os.path.basename(path)
+            continue
+        # Plain strings, not Path objects: at 100,000 cards pathlib is a visible cost.
+        prefix = len(path.rstrip(os.sep)) + 1
+        inside = os.path.realpath(path)
+
+        def unlisted(err: OSError, prefix: int = prefix, top: str = path) -> None:
+            rel = (err.filename or top)[prefix:].replace(os.sep, "/") or "."
+            refused.append((rel, f"cannot list this folder ({err.strerror or type(err).__name__})"))
+
+        for folder, dirs, files in os.walk(path, onerror=unlisted):
+            rel = folder[prefix:].replace(os.sep, "/")
+            kept = []
+            for d in sorted(dirs):
+                if d.startswith("."):  # .git, .cache
+                    continue
+                if os.path.islink(os.path.join(folder, d)):
+                    warnings.append(f"{rel}/{d}" if rel else d)
+                    continue
+                kept.append(d)
+            dirs[:] = kept
+            for name in sorted(files):
+                low = name.lower()
+                if not (low == "readme.md" or low.endswith((".jsonl", ".ndjson"))):
+                    continue
+                full, where = os.path.join(folder, name), f"{rel}/{name}" if rel else name
+                try:
+                    mode = os.lstat(full).st_mode
+                except OSError as exc:
+                    refused.append((where, f"cannot read ({exc.strerror or type(exc).__name__})"))
+                    continue
+                if stat.S_ISLNK(mode) and not _within(os.path.realpath(full), inside):
+                    refused.append((where, "symbolic link to a file outside the folder: not followed"))
+                    continue
+                kind = _kind_of(full)
+                if kind is not None:
+                    refused.append((where, f"not a regular file ({kind}): not read"))
+                    continue
+                yield full, where
+
+
+def _within(target: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([folder, target]) == folder
+    except ValueError:  # another drive (Windows)
+        return False
+
+
+def _kind_of(path: str) -> str | None:
+    """``None`` for a regular file (or one that cannot be stat'ed: reading it says why), else its kind."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else _file_kind(mode)
 
 
 def _open_store(store: Store | str | None) -> tuple[Store, bool]:
@@ -346,7 +462,12 @@ def ingest(paths: Iterable[str | Path], *, store: Store | str | None = None,
     opened, close = _open_store(store)
     ingester = _Ingester(opened, summary)
     try:
-        found = list(_discover(paths))
+        refused: list[tuple[str, str]] = []
+        linked: list[str] = []
+        found = list(_discover(paths, refused, linked))
+        for where, reason in refused:
+            ingester.skip(where, reason)
+        summary.warnings += [f"{where}: symbolic link to a folder: not followed" for where in linked]
         # Report files first: a DIA card beside the JSONL of its own runs must find them.
         for path, where in found:
             if path.lower().endswith(_REPORT_SUFFIXES):
@@ -356,14 +477,18 @@ def ingest(paths: Iterable[str | Path], *, store: Store | str | None = None,
                 continue
             summary.read += 1
             folder = where.rpartition("/")[0]
-            # <org>/<name> of the card's folder below the root, else the caller's model id.
+            # <org>/<name> of the card's folder below the root, else the caller's model id:
+            # the folder is the model's id whatever the card states (see parse_metadata); the
+            # caller's id only names a card that names none.
             mid = "/".join(folder.split("/")[-2:]) if folder else model_id
+            source = "its folder" if folder else None
             try:
-                parsed = parse_card_text(_read_text(Path(path), where), model_id=mid, source_ref=where)
-            except DIAError as exc:
-                ingester.skip(where, str(exc))
+                parsed = parse_card_text(_read_text(Path(path), where), model_id=mid, source_ref=where,
+                                         model_id_from=source)
+            except Exception as exc:  # one bad card never stops an ingest (see _Ingester.refuse)
+                ingester.refuse(where, exc)
                 continue
-            ingester.card(parsed)
+            ingester.card(parsed, origin=path)
         ingester.finish()
     finally:
         if close:
@@ -407,10 +532,12 @@ def ingest_texts(cards: Iterable[tuple[str, str | None, str] | tuple[str, str | 
                 where, mid, text = card[0], card[1], card[2]
                 files = card[3] if len(card) > 3 else None
                 summary.read += 1
+                # The Hub repo's id is the model's id, whatever the card states.
                 try:
-                    parsed = parse_card_text(text[:_READ_CHARS], model_id=mid, source_ref=where, files=files)
-                except DIAError as exc:
-                    ingester.skip(where, str(exc))
+                    parsed = parse_card_text(text[:_READ_CHARS], model_id=mid, source_ref=where, files=files,
+                                             model_id_from="its Hub repo" if mid else None)
+                except Exception as exc:  # one bad card never stops an ingest (see _Ingester.refuse)
+                    ingester.refuse(where, exc)
                     continue
                 ingester.card(parsed)
         except HubError as exc:

@@ -277,7 +277,7 @@ def _tree(root: Path) -> None:
     write_card(root, "org/full", FULL)
     write_card(root, "org/kg", STRING_KG)
     write_card(root, "team/v01", DIA_V01)
-    write_card(root, "somewhere/else", DIA_V1)  # names its own model: org/dia-child
+    write_card(root, "org/dia-child", DIA_V1)  # names its own model, as its folder does
     write_card(root, "org/quant", LINEAGE_ONLY)
     write_card(root, "org/plain", NOTHING)
     write_card(root, "bad/negative", NEGATIVE)
@@ -298,7 +298,7 @@ def test_ingest_folder_stores_footprints_and_lineage_and_lists_skips(tmp_path: P
         runs = {r.model_id: r for r in store.list_runs()}
         assert set(runs) == {"org/bare", "org/full", "org/kg", "team/v01", "org/dia-child"}
         assert runs["org/full"].source_ref == "org/full/README.md"
-        assert runs["org/dia-child"].source_ref == "somewhere/else/README.md"
+        assert runs["org/dia-child"].source_ref == "org/dia-child/README.md"
         assert all(str(tmp_path) not in r.model_dump_json() for r in runs.values())  # no local paths
         assert runs["org/bare"].id == card_run_id("org/bare")
         edges = {(e.child_id, e.parent_id): e.relation for e in store.edges()}

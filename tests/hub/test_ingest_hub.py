@@ -30,7 +30,7 @@ CHILDREN = {"org/base": ["org/child", "other/adapter"], "org/child": ["org/grand
 @dataclass
 class MiniHub:
     endpoint: str = ""
-    cards: dict[str, str] = field(default_factory=lambda: dict(CARDS))
+    cards: dict[str, str | bytes] = field(default_factory=lambda: dict(CARDS))
     rate_limited: set[str] = field(default_factory=set)  # repos whose download answers 429
     files: dict[str, list[str]] = field(default_factory=dict)  # repo -> its file list (model_info); else 404
     broken_listing: set[str] = field(default_factory=set)  # repos whose model_info answers 500
@@ -80,7 +80,8 @@ def _handler(hub: MiniHub) -> type[BaseHTTPRequestHandler]:
             if repo in hub.rate_limited:
                 self._send(429, b'{"error": "slow down"}', {"Retry-After": "60"})
                 return
-            body = hub.cards[repo].encode()
+            card = hub.cards[repo]
+            body = card if isinstance(card, bytes) else card.encode()
             self._send(200, body, {"Content-Type": "text/plain", "ETag": f'"{hashlib.sha1(body).hexdigest()}"',
                                    "X-Repo-Commit": hashlib.sha1(repo.encode()).hexdigest()})
 
@@ -223,3 +224,35 @@ def test_iter_hub_cards_keeps_its_three_tuples_unless_files_are_asked(mini_hub: 
     assert not any(r.startswith("GET /api/models/") for r in mini_hub.requests)  # no extra request
     (item,) = iter_hub_cards(["org/child"], endpoint=mini_hub.endpoint, with_files=True)
     assert item[:2] == ("hub:org/child/README.md", "org/child") and item[3] == ["README.md", "adapter_config.json"]
+
+
+def test_hub_repo_id_is_the_model_id_whatever_the_card_states(mini_hub: MiniHub, tmp_path: Path) -> None:
+    # Before: o/evil's card stating `model_id: org/base` replaced org/base's figure.
+    mini_hub.cards["o/evil"] = "---\nmodel_id: org/base\nco2_eq_emissions: 99000000\n---\n"
+    mini_hub.cards["o/evil-dia"] = "---\ndia:\n  model_id: org/base\n  carbon_kg: 99000\n---\n"
+    db = f"sqlite:///{tmp_path}/s.sqlite"
+    args = ["ingest", "--hub", "--endpoint", mini_hub.endpoint, "--db", db]
+    assert CliRunner().invoke(app, [*args, "org/base"]).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "o/evil", "o/evil-dia", "org/child"])
+    assert result.exit_code == 1
+    for repo in ("o/evil", "o/evil-dia"):
+        named = [line for line in result.output.splitlines() if f"hub:{repo}/README.md" in line]
+        assert len(named) == 1, result.output
+        assert f"model_id: states 'org/base' but its Hub repo is {repo}: refused" in named[0]
+    with Store(db) as store:
+        carbon = {r.model_id: r.carbon.total_kg.value for r in store.list_runs() if r.carbon is not None}
+    assert carbon == {"org/base": 100.0, "org/child": 0.5}
+
+
+def test_hub_card_that_is_not_utf8_is_one_line(mini_hub: MiniHub, tmp_path: Path) -> None:
+    # Before: read with replaced bytes, so a Latin-1 card was ingested with mangled text.
+    mini_hub.cards["o/latin1"] = b"---\nco2_eq_emissions: 5\nlicense: caf\xe9\n---\n"
+    db = f"sqlite:///{tmp_path}/s.sqlite"
+    result = CliRunner().invoke(app, ["ingest", "--hub", "o/latin1", "org/child", "--endpoint", mini_hub.endpoint,
+                                      "--db", db])
+    assert result.exit_code == 1
+    named = [line for line in result.output.splitlines() if "hub:o/latin1/README.md" in line]
+    assert len(named) == 1 and "not UTF-8 text (invalid continuation byte at line 3, byte 36)" in named[0], \
+        result.output
+    with Store(db) as store:
+        assert {r.model_id for r in store.list_runs()} == {"org/child"}

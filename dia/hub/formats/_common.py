@@ -71,17 +71,47 @@ def parse_quality(label: Any, where: str, warnings: list[str]) -> Quality:
     return tier
 
 
+# No figure of one model comes near this (a quadrillion kWh, litres or grams): a card stating
+# more is a typo or an attack, and sums of such figures would overflow to infinity.
+MAX_CARD_NUMBER = 1e15
+# GPUs in one run: more is not a count (and would not fit the store's integer column).
+MAX_GPU_COUNT = 1_000_000
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
+
+
 def number(value: Any, where: str) -> float:
+    """A finite, non-negative number of at most :data:`MAX_CARD_NUMBER` (booleans are not numbers).
+
+    >>> number("12.5", "x"), number(3, "x")
+    (12.5, 3.0)
+    >>> number(True, "README.md: co2_eq_emissions")
+    Traceback (most recent call last):
+    ...
+    dia.errors.CardError: README.md: co2_eq_emissions: expected a number (got bool)
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise CardError(f"{where}: expected a number (got {type(value).__name__})")
     try:
         number = float(value)
     except ValueError:
-        raise CardError(f"{where}: not a number (got {value!r})") from None
+        raise CardError(f"{where}: not a number (got {_shown(value)})") from None
+    except OverflowError:  # an int too large for a float
+        raise CardError(f"{where}: too large (more than {MAX_CARD_NUMBER:g})") from None
     if not math.isfinite(number):
-        raise CardError(f"{where}: must be a finite number (got {value!r})")
+        raise CardError(f"{where}: must be a finite number (got {_shown(value)})")
     if number < 0:
-        raise CardError(f"{where}: must not be negative (got {value!r})")
+        raise CardError(f"{where}: must not be negative (got {_shown(value)})")
+    return bounded(number, where)
+
+
+def bounded(number: float, where: str) -> float:
+    """``number`` unless it is over :data:`MAX_CARD_NUMBER` (also after a unit's factor)."""
+    if number > MAX_CARD_NUMBER:
+        raise CardError(f"{where}: too large ({number:.3g}, more than {MAX_CARD_NUMBER:g})")
     return number
 
 
@@ -122,7 +152,7 @@ def hardware(text: Any) -> Hardware:
     if not isinstance(text, str) or not text.strip():
         return Hardware()
     m = _COUNT_X.match(text)
-    if m and int(m.group(1)) >= 1:
+    if m and len(m.group(1)) <= 7 and 1 <= int(m.group(1)) <= MAX_GPU_COUNT:
         return Hardware(gpus=[GPU(name=m.group(2)[:200], count=int(m.group(1)))])
     if _GPU_WORDS.search(text):
         return Hardware(gpus=[GPU(name=text.strip()[:200])])

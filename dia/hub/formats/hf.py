@@ -22,6 +22,7 @@ from dia.errors import CardError
 from dia.hub.formats._common import (
     CardData,
     Figures,
+    bounded,
     check_scope,
     distinct,
     hardware,
@@ -107,8 +108,8 @@ def parse_emissions_g(value: Any, where: str, unit: Any = None, unit_where: str 
                 raise CardError(f"{where}: unit {written.strip()!r} conflicts with unit {unit!r}: figures not read")
         else:
             factor = 1.0 if key_factor is None else key_factor
-        return number(text, where) * factor
-    return number(value, where) * (1.0 if key_factor is None else key_factor)
+        return bounded(number(text, where) * factor, where)
+    return bounded(number(value, where) * (1.0 if key_factor is None else key_factor), where)
 
 
 def parse_energy_kwh(value: Any, where: str) -> float:
@@ -125,7 +126,7 @@ def parse_energy_kwh(value: Any, where: str) -> float:
         return number(text, where)
     if key not in _KWH_PER:
         raise CardError(f"{where}: unknown unit {written.strip()!r} ({_ENERGY_HELP}): figures not read")
-    return number(text, where) * _KWH_PER[key]
+    return bounded(number(text, where) * _KWH_PER[key], where)
 
 
 def read(meta: dict[str, Any], where: str, warnings: list[str]) -> Figures | None:

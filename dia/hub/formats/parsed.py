@@ -55,6 +55,10 @@ class ParsedCard:
     # The one-line reason the card's figures were refused (an ambiguous unit, ...) while its
     # lineage was still read: the ingest lists the card as skipped and stores the edges only.
     refused: str | None = None
+    # The one-line reason the card cannot be stored at all: it names another model than the one
+    # its folder or Hub repo is (``model_id`` is then the one it names). Only DIA's own card of
+    # runs already in the store is still recognised (nothing is stored for it either way).
+    conflict: str | None = None
 
 
 def card_run_id(model_id: str) -> str:
@@ -73,22 +77,32 @@ def metadata_model_id(meta: dict[str, Any]) -> str | None:
 
 
 def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: str,
-                   files: list[str] | None = None) -> ParsedCard:
+                   files: list[str] | None = None, model_id_from: str | None = None) -> ParsedCard:
     """Turn front matter into a :class:`ParsedCard` (reports carry the card as source).
 
-    ``model_id`` is used when the card does not name its model. ``files`` (the repo's file
+    ``model_id`` is used when the card does not name its model. With ``model_id_from`` (where
+    ``model_id`` comes from: ``"its Hub repo"``, ``"its folder"``) it is the model's id, and a
+    card naming another model gets ``conflict`` set: it is not to be stored, since a card in
+    ``o/evil`` stating ``model_id: o/victim`` would otherwise replace o/victim's figure. ``files`` (the repo's file
     names, when known) is evidence for a relation the card does not state. Raises
     :class:`CardError`, except when only the Hub's ``co2_eq_emissions`` cannot be read in a
     card that names its parents: then the parents are kept and ``refused`` says why.
     """
     where = source_ref
     warnings: list[str] = []
-    mid = metadata_model_id(meta) or model_id
+    mid, conflict = _model_id(meta, model_id, model_id_from, where)
     if mid is not None:
         try:
             mid = validate_model_id(mid)
         except DIAError as exc:
             raise CardError(f"{where}: model_id: {exc}") from None
+    if conflict is not None:
+        try:
+            card = parse_metadata(meta, model_id=mid, source_ref=source_ref, files=files)
+        except CardError:  # refused for its model id first: that is the reason to give
+            card = ParsedCard(model_id=mid, source_ref=source_ref)
+        card.conflict = conflict
+        return card
     dia_block = meta.get("dia")
     v01 = meta.get("dia_report")
     fig: Figures | None = None
@@ -145,6 +159,19 @@ def parse_metadata(meta: dict[str, Any], *, model_id: str | None, source_ref: st
     return card
 
 
+def _model_id(meta: dict[str, Any], model_id: str | None, model_id_from: str | None,
+              where: str) -> tuple[str | None, str | None]:
+    """The card's model and, when it names another one than its location says, why it is refused."""
+    stated = metadata_model_id(meta)
+    if model_id_from is None or model_id is None or stated is None:
+        return stated or model_id, None
+    if stated.casefold() == model_id.strip().casefold():
+        return model_id, None
+    shown = stated if len(stated) <= 100 else stated[:100] + "..."
+    return stated, (f"{where}: model_id: states {shown!r} but {model_id_from} is {model_id}: refused "
+                    "(a card cannot state another model's figures; move it or fix its model_id)")
+
+
 def _report(fig: Figures, model_id: str, parents: list[Parent], fmt: str, source_ref: str,
             warnings: list[str]) -> RunReport:
     carbon = water = None
@@ -179,10 +206,16 @@ def _report(fig: Figures, model_id: str, parents: list[Parent], fmt: str, source
 
 
 def parse_card_text(text: str, *, model_id: str | None, source_ref: str,
-                    files: list[str] | None = None) -> ParsedCard:
-    """Parse a whole README.md (front matter + body); ``files``: see :func:`parse_metadata`."""
+                    files: list[str] | None = None, model_id_from: str | None = None) -> ParsedCard:
+    """Parse a whole README.md (front matter + body); ``files`` and ``model_id_from``: see
+    :func:`parse_metadata`.
+
+    >>> parse_card_text("---\\nmodel_id: o/victim\\nco2_eq_emissions: 5\\n---\\n", model_id="o/evil",
+    ...                 source_ref="o/evil/README.md", model_id_from="its folder").conflict
+    "o/evil/README.md: model_id: states 'o/victim' but its folder is o/evil: refused (a card cannot state another model's figures; move it or fix its model_id)"
+    """
     return parse_metadata(frontmatter.read(text, source_ref), model_id=model_id, source_ref=source_ref,
-                          files=files)
+                          files=files, model_id_from=model_id_from)
 
 
 __all__ = ["ParsedCard", "card_run_id", "metadata_model_id", "parse_card_text", "parse_metadata"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from dia.errors import CardError
 from dia.hub.formats._common import (
+    MAX_GPU_COUNT,
     CardData,
     Figures,
     check_scope,
@@ -77,7 +78,8 @@ def read(block: dict[str, Any], where: str, warnings: list[str]) -> Figures:
         hw = compute.get("hardware")
         if isinstance(hw, dict) and hw.get("gpu"):
             count = hw.get("count", 1)
-            count = int(count) if isinstance(count, int) and count >= 1 else 1
+            count = count if isinstance(count, int) and not isinstance(count, bool) \
+                and 1 <= count <= MAX_GPU_COUNT else 1
             fig.hardware = Hardware(gpus=[GPU(name=str(hw["gpu"])[:200], count=count)])
         elif isinstance(hw, str):
             fig.hardware = hardware(hw)
