@@ -177,6 +177,24 @@ class Run:
                 energy=Energy(it_kwh=Quantity.zero("kWh", "unavailable")), notes=list(self._notes),
                 extra={"degraded": True})
 
+    def add_extra(self, **items: Any) -> RunReport | None:
+        """Add ``items`` to the stopped run's ``extra`` and save the report again.
+
+        It goes where the run's report went (its store, else its fallback file); like
+        :meth:`stop`, it never raises: a failure is a :class:`~dia.errors.DIAWarning`.
+        ``None`` while the run has not stopped.
+        """
+        with self._recorder.lock:
+            report = self.report
+            if report is None or self._active:
+                return None
+            try:
+                updated = report.model_copy(update={"extra": {**report.extra, **items}})
+                self.report = self._recorder.save(updated)
+            except Exception as exc:
+                self._degrade("updating the stopped report", exc)
+            return self.report
+
     def snapshot(self) -> RunReport:
         """The report so far (status ``running``), with carbon and water; not saved."""
         if not self._active and self.report is not None:

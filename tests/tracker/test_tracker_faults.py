@@ -294,3 +294,21 @@ def test_a_long_torchelastic_run_id_gives_one_group_that_fits_the_store(store_ur
             pass
     stored = Store(store_url).get_run(run.id)  # saved, on PostgreSQL too (run_group is 64 chars there)
     assert stored is not None and stored.run_group == group and stored.rank == 3
+
+
+def test_a_callbacks_end_of_training_never_raises_when_the_store_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia.integrations._common import CallbackCore
+
+    monkeypatch.chdir(tmp_path)
+    core = CallbackCore("me/tuned", meter="estimate", forecast_after_steps=1, store=_url(tmp_path))
+    core.start(world_size=1)
+    core.count(steps=1, samples=8)
+    forecast = core.maybe_forecast(steps_done=1, epoch_ended=False, steps_planned=lambda: 10)
+    assert forecast is not None
+    _store_write_fails(monkeypatch, tmp_path)
+    with pytest.warns(DIAWarning, match="fallback"):
+        report = core.finish("completed")  # on_train_end: must not raise into the Trainer
+    assert report is not None and report.extra["forecast"] == forecast.as_dict()
+    (saved,) = _fallbacks(tmp_path)  # the forecast went where the run went
+    assert saved["extra"]["forecast"] == forecast.as_dict() and saved["workload"]["samples"] == 8
