@@ -71,7 +71,9 @@ class Recorder:
             self.store = None
             self._fallback_reason = f"the store cannot be opened ({line})"
             return
-        self._check_file()
+        said = self._check_file()
+        if said:
+            warnings.warn(f"DIA: {said}", DIAWarning, stacklevel=3)
 
     def previous(self, run_id: str) -> RunReport | None:
         """The stored report of ``run_id`` (``None`` without a store or without that run)."""
@@ -92,18 +94,21 @@ class Recorder:
             return report
 
     def _save(self, report: RunReport) -> RunReport:
-        if self.store is not None:
-            self._check_file()
+        said = self._check_file() if self.store is not None else None
+        report = self._noted(report)
         if self.store is None:
-            return self._write_fallback(self._noted(report), self._fallback_reason)
-        try:
-            self.store.save_run(self._noted(report))
-            return self._noted(report)
-        except Exception as exc:
-            _lifecycle.forget_store(self.store)
-            reason = (f"the store {getattr(self.store, 'masked_url', '')} cannot be written "
-                      f"({describe_error(exc)})")
-            return self._write_fallback(self._noted(report), reason)
+            report = self._write_fallback(report, self._fallback_reason)
+        else:
+            try:
+                self.store.save_run(report)
+            except Exception as exc:
+                _lifecycle.forget_store(self.store)
+                reason = (f"the store {getattr(self.store, 'masked_url', '')} cannot be written "
+                          f"({describe_error(exc)})")
+                report = self._write_fallback(report, reason)
+        if said:  # after saving: a warning turned into an error must not cost the report
+            warnings.warn(f"DIA: {said}", DIAWarning, stacklevel=4)
+        return report
 
     def _noted(self, report: RunReport) -> RunReport:
         extra = [n for n in self.notes if n not in report.notes]
@@ -118,16 +123,19 @@ class Recorder:
         if self._file is not None and store not in _OPENED_AS:
             _OPENED_AS[store] = _identity(self._file)
 
-    def _check_file(self) -> None:
-        """Reopen the store when its SQLite file was deleted or replaced since it was opened."""
+    def _check_file(self) -> str | None:
+        """Reopen the store when its SQLite file was deleted or replaced since it was opened.
+
+        Returns what happened, to be said in a warning once the report is saved.
+        """
         path, store = self._file, self.store
         if path is None or store is None:
-            return
+            return None
         with _FILE_LOCK:
             now = _identity(path)
             before = _OPENED_AS.get(store)
             if now is not None and now == before:
-                return
+                return None
             what = "deleted" if now is None else "replaced"
             _lifecycle.forget_store(store)
             try:
@@ -145,7 +153,7 @@ class Recorder:
                                          f"opened again ({describe_error(exc)})")
                 self.notes.append(f"the store file {path.name} was {what} during the run and could not be "
                                   f"recreated: the report went to a fallback file")
-                return
+                return None  # the fallback file's own warning says it
         self.store = fresh
         if what == "deleted":
             text = (f"the store file {path.name} was deleted during the run: a new store was created at its "
@@ -153,7 +161,7 @@ class Recorder:
         else:
             text = f"the store file {path.name} was replaced during the run: the run saved to the file now at its path"
         self.notes.append(text)
-        warnings.warn(f"DIA: {text}", DIAWarning, stacklevel=4)
+        return text
 
     def _write_fallback(self, report: RunReport, reason: str) -> RunReport:
         name = f"dia-fallback-{report.id}.json"

@@ -149,10 +149,12 @@ class Run:
         try:
             return self._finish(shown, note)
         except Exception as exc:  # a bug inside DIA: the user's code must not see it
-            self._degrade("stop", exc)
+            text, new = self._failure_note("stop", exc)
             report = self._last_resort(shown)
             with self._recorder.lock:
                 self.report = self._recorder.save(report)
+            if new:  # after saving: a warning turned into an error must not cost the report
+                warnings.warn(f"DIA: {text}; the report is saved degraded", DIAWarning, stacklevel=2)
             return self.report
 
     def _finish(self, shown: RunStatus, note: str | None) -> RunReport:
@@ -309,12 +311,19 @@ class Run:
             self.parents = list(previous.parents)
 
     def _degrade(self, where: str, exc: BaseException) -> str:
-        self._degraded = True
-        text = f"degraded: {where} failed inside DIA ({describe_error(exc, limit=200)})"
-        if text not in self._notes:
-            self._notes.append(text)
+        text, new = self._failure_note(where, exc)
+        if new:
             warnings.warn(f"DIA: {text}; the run goes on", DIAWarning, stacklevel=3)
         return text
+
+    def _failure_note(self, where: str, exc: BaseException) -> tuple[str, bool]:
+        """Label the run degraded; the note, and whether it is new (then worth a warning)."""
+        self._degraded = True
+        text = f"degraded: {where} failed inside DIA ({describe_error(exc, limit=200)})"
+        if text in self._notes:
+            return text, False
+        self._notes.append(text)
+        return text, True
 
     def _safe_readings(self) -> list[ComponentEnergy] | None:
         return self._sampler.readings()

@@ -312,3 +312,20 @@ def test_a_callbacks_end_of_training_never_raises_when_the_store_fails(
     assert report is not None and report.extra["forecast"] == forecast.as_dict()
     (saved,) = _fallbacks(tmp_path)  # the forecast went where the run went
     assert saved["extra"]["forecast"] == forecast.as_dict() and saved["workload"]["samples"] == 8
+
+
+def test_a_warning_turned_into_an_error_comes_after_the_report_is_saved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(_build, "build_report", broken)
+    url = _url(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DIAWarning)  # the user asked: DIA's warnings raise
+        with pytest.raises(DIAWarning), dia.track("org/m", store=url, meter="estimate") as run:
+            pass
+    stored = Store(url).get_run(run.id)
+    assert stored is not None and stored.status.value == "completed" and stored.extra["degraded"] is True
