@@ -6,6 +6,8 @@ report, store URLs in messages, the errors a public dashboard shows. The rules:
 - a password in a URL becomes ``***``, in every form: ``user:password@host`` (also with an
   unescaped ``@`` inside the password) and ``?password=...`` (also ``token``, ``secret``,
   ``key`` and similar query keys);
+- ``password=...`` (and the other credential keys) outside a URL, as in a libpq connection
+  string, becomes ``password=***``;
 - the value of an environment variable (8 characters or more, not a plain number) becomes
   ``$NAME``: an exception message that quotes a token from the environment does not leak it;
 - an absolute path under the home directory becomes ``~/...``; any other absolute path
@@ -34,6 +36,8 @@ MASK = "***"
 # usual API spellings). Matched case-insensitively on the whole key.
 _SECRET_KEY = re.compile(r"(?:ssl)?pass(?:word|wd)?|pwd|secret|token|(?:api|access|private)?_?key|auth"
                          r"|credentials?|access_token|sig(?:nature)?", re.IGNORECASE)
+# ``password=...`` outside a URL (a libpq connection string quoted in an error message).
+_SECRET_PAIR = re.compile(r"(?<![\w\-])(" + _SECRET_KEY.pattern + r")=([^\s&'\"<>`,;)\]]+)", re.IGNORECASE)
 # A URL with a scheme: up to the first whitespace or quote.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
 # An absolute POSIX path not inside a word, a URL or a home-relative path, or a Windows path.
@@ -77,6 +81,8 @@ def redact_text(text: str, *, home: str | None = None, environ: Mapping[str, str
     ``home`` (default: the user's home directory) and ``environ`` (default: this process's
     environment) are parameters so that tests and other processes' texts use their own.
 
+    >>> redact_text("bad option (host=db password=S3cret)", home="/h", environ={})
+    'bad option (host=db password=***)'
     >>> redact_text("token hf_abcdefghij rejected", home="/h", environ={"HF_TOKEN": "hf_abcdefghij"})
     'token $HF_TOKEN rejected'
     >>> redact_text("C:\\\\Users\\\\ana\\\\dia.sqlite is locked", home="/h", environ={})
@@ -85,6 +91,7 @@ def redact_text(text: str, *, home: str | None = None, environ: Mapping[str, str
     home = os.path.expanduser("~") if home is None else home
     environ = os.environ if environ is None else environ
     text = _URL.sub(lambda m: _redact_url(m.group(0), home), text)
+    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}={MASK}", text)
     text = _redact_environment(text, environ)
     text = _POSIX_PATH.sub(lambda m: _redact_posix_path(m.group(0), home), text)
     return _WINDOWS_PATH.sub(lambda m: PureWindowsPath(m.group(0)).name or m.group(0), text)

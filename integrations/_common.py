@@ -86,23 +86,43 @@ def drop_self(parents: list[ParentSpec], model_id: str | None) -> list[ParentSpe
 def store_forecast(run: Any, forecast: dict[str, object], store: Any = None) -> None:
     """Keep the forecast in the stopped run's report, as ``extra["forecast"]``.
 
-    The report is saved again (an upsert by run id) into the store the run used.
+    The report is saved again where the run saved it (its store, else its fallback file);
+    a failure is a :class:`~dia.errors.DIAWarning`, never an exception in the training code.
     """
     report = getattr(run, "report", None)
     if report is None or store is False or report.extra.get("forecast") == forecast:
         return
+    add_extra = getattr(run, "add_extra", None)
+    if add_extra is not None:
+        add_extra(forecast=forecast)
+        return
     from dia.record.store import Store
 
     updated = report.model_copy(update={"extra": {**report.extra, "forecast": forecast}})
-    if isinstance(store, Store):
-        store.save_run(updated)
-    else:
-        with Store(store) as opened:
-            opened.save_run(updated)
+    try:
+        if isinstance(store, Store):
+            store.save_run(updated)
+        else:
+            with Store(store) as opened:
+                opened.save_run(updated)
+    except Exception as exc:
+        _warn("storing the forecast", exc)
+        return
     try:
         run.report = updated
     except AttributeError:  # a read-only property: the stored copy is what matters
         pass
+
+
+def _warn(where: str, exc: BaseException) -> None:
+    """A failure inside DIA during training: one warning, the training goes on."""
+    import warnings
+
+    from dia.errors import DIAWarning
+    from dia.redact import describe_error
+
+    warnings.warn(f"DIA: {where} failed inside DIA ({describe_error(exc)}); training goes on",
+                  DIAWarning, stacklevel=3)
 
 
 class CallbackCore:
@@ -202,8 +222,14 @@ class CallbackCore:
         """Forecast once when due (warns once over budget); its metrics wait in ``pending_metrics``."""
         if self.run is None or not self.forecaster.due(steps_done=steps_done, epoch_ended=epoch_ended):
             return None
-        f = self.forecaster.make(self.run.snapshot(), steps_done=steps_done, steps_planned=steps_planned(),
-                                 elapsed_s=self.run.elapsed_s)
+        try:
+            f = self.forecaster.make(self.run.snapshot(), steps_done=steps_done, steps_planned=steps_planned(),
+                                     elapsed_s=self.run.elapsed_s)
+        except Warning:  # a budget warning the user turned into an error is theirs to see
+            raise
+        except Exception as exc:
+            _warn("the forecast", exc)
+            return None
         if f is not None:
             self.pending_metrics.update(f.as_metrics())
         return f
@@ -212,8 +238,12 @@ class CallbackCore:
         """The ``dia/*`` scalars now (``None`` before the run); running or stored report."""
         if self.run is None:
             return None
-        report = self.run.snapshot() if self.run.is_active else self.run.report
-        return None if report is None else metrics_from_report(report, self.run.elapsed_s)
+        try:
+            report = self.run.snapshot() if self.run.is_active else self.run.report
+            return None if report is None else metrics_from_report(report, self.run.elapsed_s)
+        except Exception as exc:
+            _warn("the live metrics", exc)
+            return None
 
     # -- the end -----------------------------------------------------------------------
     def finish(self, status: str, exc: BaseException | None = None, *, keep_forecast: bool = True
@@ -221,10 +251,16 @@ class CallbackCore:
         """Close the phases, stop and store the run as ``status``; keep the forecast in it."""
         if self.run is None or not self.run.is_active:
             return self.report
-        self.close_phases(exc)
+        try:
+            self.close_phases(exc)
+        except Exception as err:  # a phase that cannot close must not keep the run from stopping
+            _warn("closing the phases", err)
         self.run.stop(status)
         if self.forecast is not None and keep_forecast:
-            store_forecast(self.run, self.forecast.as_dict(), self.store)
+            try:
+                store_forecast(self.run, self.forecast.as_dict(), self.store)
+            except Exception as err:
+                _warn("storing the forecast", err)
         return self.report
 
 

@@ -52,14 +52,12 @@ def test_kill_9_leaves_the_run_in_the_store_shown_interrupted(monkeypatch: pytes
         proc.wait()
     stored = Store().get_run(run_id)
     assert stored.energy.it_kwh.value > 0 and stored.ended_at is None
-    # The reader's checkpoint interval decides staleness: 3 x max(interval, 1 s).
-    monkeypatch.setenv("DIA_CHECKPOINT_S", "0.2")
-    deadline = time.time() + 10
-    while Store().get_run(run_id).status.value == "running" and time.time() < deadline:
-        time.sleep(0.2)
+    # On the writer's host a dead pid is enough: interrupted at once, whatever the reader's
+    # DIA_CHECKPOINT_S (a long one used to keep it "running" for 3 x that interval).
+    monkeypatch.setenv("DIA_CHECKPOINT_S", "3600")
     shown = Store().get_run(run_id)
     assert shown.status.value == "interrupted"
-    assert any("heartbeat stale" in n for n in shown.notes)
+    assert any(n.startswith("process gone") and str(proc.pid) in n for n in shown.notes)
     assert [r.id for r in Store().list_runs(status="interrupted")] == [run_id]
 
 

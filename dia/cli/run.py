@@ -3,7 +3,10 @@
 The summary goes to stderr (the command's own output stays clean on stdout) and
 ``dia run`` exits with the command's exit code (128 + N when a signal N ended it), or
 with 2 and a one-line error, before running anything, when an option is invalid
-(unknown meter, kind or relation, a model id that is not one)::
+(unknown meter, kind or relation, a model id that is not one, a model listed as its own
+parent). Once the command has run, a problem inside DIA is a ``warning:`` line on stderr,
+never an exception: the report is saved (to the store, else a fallback file) and the exit
+code is still the command's::
 
     dia run --model me/tiny --parent org/base:lora --kind finetune --country FRA -- python train.py
 """
@@ -12,14 +15,18 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import warnings
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dia.cli._common import DbOption, JsonOption, err_console, fail
+from dia.errors import DIAWarning
+from dia.redact import describe_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from dia.record.report import Quantity, RunReport
+    from dia.tracker import Run
 
 
 def _num(x: float) -> str:
@@ -79,28 +86,58 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Run COMMAND, measure it (the whole process tree), save and summarise the report."""
-        from dia.errors import InvalidArgumentError, InvalidModelIdError, UnknownRelationError
+        from dia.errors import DIAError
         from dia.tracker import track
 
         kwargs: dict[str, Any] = {"store": db} if db else {}
         try:
             run = track(model, parents=parent or [], kind=kind, country=country, region=region,
                         cloud_provider=cloud_provider, cloud_region=cloud_region, meter=meter, **kwargs)
-        except (InvalidArgumentError, InvalidModelIdError, UnknownRelationError) as exc:  # bad options
+        except DIAError as exc:  # bad options or settings: refused before the command runs
             raise fail(str(exc), 2) from None
+        with warnings.catch_warnings(record=True) as caught:
+            # DIA's own problems are one line each on stderr, never an exception: the
+            # command's exit code is what `dia run` returns.
+            warnings.simplefilter("always", DIAWarning)
+            code = _run_measured(run, command, as_json)
+        for w in caught:
+            if issubclass(w.category, DIAWarning):
+                err_console.print(f"warning: {w.message}", markup=False, highlight=False, soft_wrap=True)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        raise typer.Exit(code)
+
+
+def _run_measured(run: Run, command: list[str], as_json: bool) -> int:
+    """Run ``command`` inside ``run``; the exit code to return (the command's own)."""
+    try:
         run.start()
+    except Exception as exc:  # DIA could not even start measuring: the command still runs
+        warnings.warn(f"DIA: the run could not start ({describe_error(exc)}): not measured", DIAWarning, stacklevel=2)
+    try:
+        proc = subprocess.Popen(command)
+    except OSError as exc:
+        _stop_quietly(run, "failed", f"command could not start: {exc.strerror}")
+        raise fail(f"cannot run {command[0]}: {exc.strerror}", 127) from None
+    returncode = _wait_forwarding_signals(proc)
+    report = _stop_quietly(run, _status(returncode))
+    if report is not None:
         try:
-            proc = subprocess.Popen(command)
-        except OSError as exc:
-            run.stop("failed", note=f"command could not start: {exc.strerror}")
-            raise fail(f"cannot run {command[0]}: {exc.strerror}", 127) from None
-        returncode = _wait_forwarding_signals(proc)
-        report = run.stop(_status(returncode))
-        if as_json:
-            typer.echo(report.to_json(indent=2))
-        for line in summary_lines(report):
-            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(_exit_code(returncode))
+            if as_json:
+                typer.echo(report.to_json(indent=2))
+            for line in summary_lines(report):
+                err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        except Exception as exc:
+            warnings.warn(f"DIA: the summary could not be shown ({describe_error(exc)})", DIAWarning, stacklevel=2)
+    return _exit_code(returncode)
+
+
+def _stop_quietly(run: Run, status: str, note: str | None = None) -> RunReport | None:
+    try:
+        return run.stop(status, note=note)
+    except Exception as exc:  # stop() does not raise; this is the belt to its braces
+        warnings.warn(f"DIA: the run could not be saved ({describe_error(exc)})", DIAWarning, stacklevel=2)
+        return None
 
 
 def _wait_forwarding_signals(proc: subprocess.Popen[bytes]) -> int:

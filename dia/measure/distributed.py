@@ -78,7 +78,7 @@ def detect_rank(env: Mapping[str, str] | None = None) -> RankInfo:
     world = max(1, world or 1)
     if local_rank is None:
         local_rank = rank if world > 1 and local_world in (None, world) else 0
-    group = settings.run_group(env) or (_job_group(env) if world > 1 else None)
+    group = fit_run_group(settings.run_group(env) or (_job_group(env) if world > 1 else None))
     return RankInfo(rank=rank, world_size=world, local_rank=local_rank,
                     local_world_size=local_world or (world if world > 1 else 1), run_group=group)
 
@@ -101,6 +101,28 @@ def run_group(*parts: object, env: Mapping[str, str] | None = None) -> str | Non
         return group
     digest = hashlib.sha1("|".join([group, *map(str, parts)]).encode()).hexdigest()[:16]
     return f"job-{digest}"
+
+
+MAX_RUN_GROUP_CHARS = 64  # the store's run_group column (PostgreSQL enforces it)
+_GROUP_HASH_CHARS = 12
+
+
+def fit_run_group(group: str | None) -> str | None:
+    """``group`` itself when it fits the store, else a readable prefix plus a hash of all of it.
+
+    Launchers make long ids (``TORCHELASTIC_RUN_ID`` is often a job name, a UUID and a node
+    suffix); a group that does not fit would make every save fail. The hash covers the whole
+    id, so the result is the same in every rank and two long ids never share a group.
+
+    >>> long = "torchelastic-llama3-70b-sft-0f8e4c6a-8d1b-4f7e-9a53-2c1d7e6b5a49-node01"
+    >>> short = fit_run_group(long)
+    >>> len(short) <= MAX_RUN_GROUP_CHARS, short.startswith("torchelastic-llama3-70b-sft"), short == fit_run_group(long)
+    (True, True, True)
+    """
+    if group is None or len(group) <= MAX_RUN_GROUP_CHARS:
+        return group
+    digest = hashlib.sha1(group.encode()).hexdigest()[:_GROUP_HASH_CHARS]
+    return f"{group[:MAX_RUN_GROUP_CHARS - _GROUP_HASH_CHARS - 1]}~{digest}"
 
 
 def _torch_rank(world: int | None) -> tuple[int, int | None]:

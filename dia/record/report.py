@@ -545,6 +545,10 @@ class RunReport(BaseModel):
     ended_at: datetime | None = None
     duration_s: float | None = Field(default=None, ge=0)
     heartbeat_at: datetime | None = Field(default=None, description="last checkpoint of a running run")
+    checkpoint_s: float | None = Field(default=None, gt=0, allow_inf_nan=False,
+                                       description="the writer's checkpoint interval: staleness is judged by it")
+    process_started_at: datetime | None = Field(
+        default=None, description="start time of the writing process: a reused pid is not taken for it")
 
     # distributed jobs: reports of one job share run_group; rank 0 is the logical run
     run_group: str | None = None

@@ -30,7 +30,7 @@ from sqlmodel import Session, SQLModel, col, create_engine
 
 from dia import settings
 from dia.constants import APP_NAME, DEFAULT_DB_FILENAME, STALE_HEARTBEAT_FACTOR
-from dia.errors import InvalidSettingError, LineageCycleError, StoreError
+from dia.errors import LineageCycleError, StoreError
 from dia.record.report import Interval, RunReport, RunStatus, parse_kind
 from dia.record.tables import EdgeRow, ModelRow, RunRow
 from dia.redact import mask_url
@@ -517,9 +517,9 @@ class Store:
 
     def _present(self, report: RunReport) -> RunReport:
         """A running run whose process is gone and whose heartbeat is stale is shown interrupted."""
-        if report.status is RunStatus.RUNNING and _is_stale(report):
+        if report.status is RunStatus.RUNNING and (why := _is_stale(report)):
             report = report.model_copy(update={"status": RunStatus.INTERRUPTED})
-            report.notes = [*report.notes, "process gone and heartbeat stale: shown as interrupted"]
+            report.notes = [*report.notes, f"process gone ({why}): shown as interrupted"]
         return report
 
     def model_totals(self, model_ids: Iterable[str] | None = None) -> dict[str, ModelTotals]:
@@ -995,22 +995,46 @@ def _run_row(report: RunReport) -> dict[str, Any]:
     }
 
 
-def _is_stale(report: RunReport) -> bool:
-    try:
-        interval = settings.checkpoint_s()
-    except InvalidSettingError:  # a reader with a bad setting still lists runs
-        interval = settings.DEFAULT_CHECKPOINT_S
-    beat = report.heartbeat_at or report.started_at
-    if beat is None:
-        return False
-    stale = datetime.now(timezone.utc) - beat > timedelta(seconds=STALE_HEARTBEAT_FACTOR * max(interval, 1.0))
-    if not stale:
-        return False
-    if report.pid is not None and report.host == socket.gethostname():
+def _is_stale(report: RunReport) -> str | None:
+    """Why a ``running`` report's writer is gone (``None``: it may still be running).
+
+    On the writer's own host the process table answers at once: a dead pid, or a live pid
+    whose process started at another time (the pid was reused), is gone. Elsewhere only the
+    heartbeat can tell: the run is gone after ``STALE_HEARTBEAT_FACTOR`` times the
+    *writer's* checkpoint interval (the reader's ``DIA_CHECKPOINT_S`` plays no part); a
+    report written before that interval was stored falls back to the default interval.
+    """
+    if report.pid is not None and report.host is not None and report.host == socket.gethostname():
         import psutil
 
-        return not psutil.pid_exists(report.pid)
-    return True
+        try:
+            started = psutil.Process(report.pid).create_time()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return f"pid {report.pid} no longer runs on its host"
+        except (psutil.Error, OSError):  # no permission to look: the heartbeat decides
+            started = None
+        if started is not None:
+            recorded = report.process_started_at
+            if recorded is None:
+                return None  # an older writer: a live pid is taken for it, as before
+            recorded = recorded if recorded.tzinfo else recorded.replace(tzinfo=timezone.utc)
+            if abs(recorded.timestamp() - started) > _START_TIME_TOLERANCE_S:
+                return f"pid {report.pid} now belongs to another process"
+            return None
+    beat = report.heartbeat_at or report.started_at
+    if beat is None:
+        return None
+    beat = beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc)
+    interval = report.checkpoint_s or settings.DEFAULT_CHECKPOINT_S
+    limit_s = STALE_HEARTBEAT_FACTOR * max(interval, 1.0)
+    if datetime.now(timezone.utc) - beat > timedelta(seconds=limit_s):
+        return f"no heartbeat for over {limit_s:g} s ({STALE_HEARTBEAT_FACTOR:g} x the writer's interval)"
+    return None
+
+
+# Process start times read twice (by the writer, later by a reader) differ by clock-tick
+# rounding and boot-time jitter; a reused pid starts at least seconds later in practice.
+_START_TIME_TOLERANCE_S = 1.0
 
 
 def _merge_group(primary: RunReport, others: Sequence[RunReport]) -> RunReport:

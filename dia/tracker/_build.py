@@ -146,6 +146,7 @@ class RunSnapshot:
     previous: RunReport | None = None
     degraded: bool = False
     host_skipped: bool = False
+    checkpoint_s: float | None = None
 
 
 def build_report(snap: RunSnapshot, status: RunStatus, readings: list[ComponentEnergy], *, ended: bool,
@@ -173,7 +174,8 @@ def build_report(snap: RunSnapshot, status: RunStatus, readings: list[ComponentE
     report = RunReport(
         id=snap.id, model_id=snap.model_id, parents=snap.parents, kind=snap.kind, status=status,
         started_at=snap.started_at, ended_at=now if ended else None, duration_s=snap.elapsed_s,
-        heartbeat_at=now, run_group=snap.run_group,
+        heartbeat_at=now, checkpoint_s=snap.checkpoint_s, process_started_at=process_started_at(),
+        run_group=snap.run_group,
         rank=rank.rank if rank is not None else 0, world_size=rank.world_size if rank is not None else 1,
         hardware=hardware,
         location=Location(country=loc.get("country"), region=loc.get("region"),
@@ -201,8 +203,26 @@ def minimal_report(snap: RunSnapshot, status: RunStatus) -> RunReport:
     return RunReport(id=snap.id, model_id=snap.model_id, parents=snap.parents, kind=snap.kind,
                      status=status, started_at=snap.started_at, ended_at=_now(),
                      duration_s=snap.elapsed_s, host=socket.gethostname(), pid=os.getpid(),
+                     checkpoint_s=snap.checkpoint_s, process_started_at=process_started_at(),
+                     run_group=snap.run_group, rank=snap.rank.rank if snap.rank is not None else 0,
+                     world_size=snap.rank.world_size if snap.rank is not None else 1,
                      meter="degraded", energy=Energy(it_kwh=Quantity.zero(_KWH, "unavailable")),
                      notes=list(snap.notes), extra={"degraded": True})
+
+
+def process_started_at() -> datetime | None:
+    """When this process started (psutil), so a reader can tell a reused pid from the writer."""
+    return _started_at_of(os.getpid())
+
+
+@functools.lru_cache(maxsize=4)  # keyed by pid: a forked child asks for its own
+def _started_at_of(pid: int) -> datetime | None:
+    try:
+        import psutil
+
+        return datetime.fromtimestamp(psutil.Process(pid).create_time(), tz=timezone.utc)
+    except Exception:  # no psutil answer: readers fall back to the heartbeat
+        return None
 
 
 def hardware_of(meters: list[Meter], previous: RunReport | None = None) -> Hardware:

@@ -15,6 +15,8 @@ dia.errors.InvalidArgumentError: unknown meter 'bogus'; expected one of auto, nv
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterable
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
@@ -86,10 +88,71 @@ def validate_options(options: RunOptions) -> dict[str, Any]:
         raise InvalidArgumentError(f"model {own_id!r} lists itself as a parent (self-loop)")
     if meter not in METER_NAMES:
         raise InvalidArgumentError(f"unknown meter {meter!r}; expected one of {', '.join(METER_NAMES)}")
-    if not sample_interval_s > 0:
-        raise InvalidArgumentError(f"sample_interval_s must be positive (got {sample_interval_s})")
+    if not _positive_number(sample_interval_s):
+        raise InvalidArgumentError(f"sample_interval_s must be positive (a number of seconds; got {sample_interval_s!r})")
     checked["sample_interval_s"] = float(sample_interval_s)
+    if options.checkpoint_s is not None and not _positive_number(options.checkpoint_s):
+        raise InvalidArgumentError(f"checkpoint_s must be positive (a number of seconds; got {options.checkpoint_s!r})")
+    if options.store is not None and options.store is not False and not _is_store_spec(options.store):
+        raise InvalidArgumentError(f"store must be None, False, a database URL or a dia.Store "
+                                   f"(got a {type(options.store).__name__})")
+    _check_factors(options)
+    _check_identity(checked, options)
     return checked
+
+
+def _positive_number(value: Any) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and number > 0 and not isinstance(value, bool)
+
+
+def _is_store_spec(store: Any) -> bool:
+    from dia.record.store import Store
+
+    return isinstance(store, (str, os.PathLike, Store))
+
+
+def _check_factors(options: RunOptions) -> None:
+    """Given factors are checked as the conversion at the end will check them (same bounds)."""
+    if options.pue is None and options.wue is None and options.carbon_intensity is None:
+        return  # the common case stays cheap: no factor table is read at start
+    try:
+        from dia.convert.factors import resolve_factors
+    except ImportError:  # pragma: no cover - conversion not installed: energy only
+        return
+    resolve_factors(pue=options.pue, wue=options.wue, carbon_intensity=options.carbon_intensity,
+                    on_unknown="world", use_configured=False)
+
+
+def _check_identity(checked: dict[str, Any], options: RunOptions) -> None:
+    """Build the report's identity now: what the report would refuse at the end is refused here.
+
+    After the user's code has run, a refusal could only become a warning and a degraded
+    report; before it, it is a usage error the user can fix.
+    """
+    from pydantic import ValidationError
+
+    from dia.measure.distributed import MAX_RUN_GROUP_CHARS
+    from dia.record.report import Energy, Quantity, RunReport, validation_problems
+
+    if options.run_group is not None and len(str(options.run_group)) > MAX_RUN_GROUP_CHARS:
+        raise InvalidArgumentError(f"run_group is longer than the store's {MAX_RUN_GROUP_CHARS} characters "
+                                   f"({len(str(options.run_group))})")
+    identity: dict[str, Any] = {"model_id": checked["model_id"], "parents": list(checked["parents"]),
+                                "kind": checked["kind"], "run_group": options.run_group,
+                                "energy": Energy(it_kwh=Quantity.zero("kWh", "unavailable"))}
+    if options.run_id is not None:
+        identity["id"] = options.run_id
+    try:
+        RunReport(**identity)
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        field = problems[0].split(":", 1)[0] if problems else "report"
+        raise InvalidArgumentError(f"{'run_id' if field == 'id' else field}: "
+                                   f"{problems[0].split(': ', 1)[-1] if problems else exc}") from None
 
 
 def checkpoint_interval_s(checkpoint_s: float | None) -> float:

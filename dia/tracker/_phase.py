@@ -54,7 +54,12 @@ class PhaseWindow:
                                      high=max(value, a.high - b.high))
             except Exception:  # a failed reading leaves this phase without energy, nothing more
                 energy = None
+        try:
+            phase = Phase(name=self.path, started_at=self._started_at, ended_at=_now(),
+                          duration_s=time.perf_counter() - self._t0, energy_kwh=energy)
+        except Exception as exc:  # a phase the report refuses is left out, the user's code goes on
+            self.run._degrade(f"phase {self.path[:80]!r}", exc)
+            return False
         with self.run._lock:
-            self.run._phases.append(Phase(name=self.path, started_at=self._started_at, ended_at=_now(),
-                                          duration_s=time.perf_counter() - self._t0, energy_kwh=energy))
+            self.run._phases.append(phase)
         return False

@@ -27,9 +27,10 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar, cast
 
-from dia.errors import DIAWarning
+from dia.errors import DIAWarning, InvalidArgumentError
 from dia.measure.base import ComponentEnergy
-from dia.record.report import Parent, Phase, RunKind, RunReport, RunStatus
+from dia.record.report import Energy, Parent, Phase, Quantity, RunKind, RunReport, RunStatus
+from dia.redact import describe_error, redact_text
 from dia.tracker import _build, _lifecycle
 from dia.tracker._options import RunOptions, checkpoint_interval_s, location_inputs
 from dia.tracker._phase import PhaseWindow
@@ -124,7 +125,17 @@ class Run:
         return self
 
     def stop(self, status: str | RunStatus | None = None, *, note: str | None = None) -> RunReport:
-        """Close the window, build the complete report, save it and return it."""
+        """Close the window, build the complete report, save it and return it.
+
+        Never raises once the window is closed: a failure inside DIA becomes a
+        :class:`~dia.errors.DIAWarning`, a note, and a degraded report that is still saved
+        (to the store, else to the fallback file).
+        """
+        try:
+            shown = RunStatus(status) if status is not None else RunStatus.COMPLETED
+        except ValueError:
+            raise InvalidArgumentError(f"unknown run status {status!r}; expected one of "
+                                       f"{', '.join(s.value for s in RunStatus)}") from None
         with self._lock:
             if not self._active:
                 if self.report is not None:
@@ -132,25 +143,69 @@ class Run:
                 if not self._started:
                     self.start()
                 else:  # pragma: no cover - started but never active: setup crashed badly
-                    return _build.minimal_report(self._snapshot(), RunStatus.FAILED)
+                    return self._last_resort(RunStatus.FAILED)
             self._active = False
             self._t_end = time.perf_counter()
+        try:
+            return self._finish(shown, note)
+        except Exception as exc:  # a bug inside DIA: the user's code must not see it
+            text, new = self._failure_note("stop", exc)
+            report = self._last_resort(shown)
+            with self._recorder.lock:
+                self.report = self._recorder.save(report)
+            if new:  # after saving: a warning turned into an error must not cost the report
+                warnings.warn(f"DIA: {text}; the report is saved degraded", DIAWarning, stacklevel=2)
+            return self.report
+
+    def _finish(self, shown: RunStatus, note: str | None) -> RunReport:
         _lifecycle.unregister(self)
         final = self._sampler.stop()
         if note:
-            self._notes.append(note)
-        shown = RunStatus(status) if status is not None else RunStatus.COMPLETED
+            self._notes.append(redact_text(note))
         report = self._build(shown, final, ended=True)
         with self._recorder.lock:
             self.report = report
-            self._recorder.save(report)
-        return report
+            self.report = self._recorder.save(report)
+        return self.report
+
+    def _last_resort(self, status: RunStatus) -> RunReport:
+        """A labelled report even when building one from the run's state fails."""
+        try:
+            return _build.minimal_report(self._snapshot(), status)
+        except Exception:  # the state itself is unusable: keep what identifies the run
+            return RunReport.model_construct(
+                id=self.id, model_id=self.model_id, parents=list(self.parents), kind=self.kind, status=status,
+                started_at=self._started_at, ended_at=_now(), meter="degraded",
+                energy=Energy(it_kwh=Quantity.zero("kWh", "unavailable")), notes=list(self._notes),
+                extra={"degraded": True})
+
+    def add_extra(self, **items: Any) -> RunReport | None:
+        """Add ``items`` to the stopped run's ``extra`` and save the report again.
+
+        It goes where the run's report went (its store, else its fallback file); like
+        :meth:`stop`, it never raises: a failure is a :class:`~dia.errors.DIAWarning`.
+        ``None`` while the run has not stopped.
+        """
+        with self._recorder.lock:
+            report = self.report
+            if report is None or self._active:
+                return None
+            try:
+                updated = report.model_copy(update={"extra": {**report.extra, **items}})
+                self.report = self._recorder.save(updated)
+            except Exception as exc:
+                self._degrade("updating the stopped report", exc)
+            return self.report
 
     def snapshot(self) -> RunReport:
         """The report so far (status ``running``), with carbon and water; not saved."""
         if not self._active and self.report is not None:
             return self.report
-        return self._build(RunStatus.RUNNING, self._safe_readings() or [], ended=False, where="snapshot")
+        try:
+            return self._build(RunStatus.RUNNING, self._safe_readings() or [], ended=False, where="snapshot")
+        except Exception as exc:
+            self._degrade("snapshot", exc)
+            return self._last_resort(RunStatus.RUNNING)
 
     def phase(self, name: str) -> PhaseWindow:
         """A named sub-window; nested phases get path names (``"fit/validate"``)."""
@@ -185,7 +240,9 @@ class Run:
             status = RunStatus.COMPLETED
         else:
             status = RunStatus.FAILED
-        note = f"{exc_type.__name__}: {exc}"[:300] if exc_type is not None and status is not RunStatus.COMPLETED else None
+        note = None
+        if exc_type is not None and status is not RunStatus.COMPLETED:
+            note = describe_error(exc) if exc is not None else exc_type.__name__
         self.stop(status, note=note)
         return False  # the user's exception propagates unchanged
 
@@ -211,15 +268,21 @@ class Run:
 
     def _setup(self) -> None:
         from dia.measure import select_meters
-        from dia.measure.distributed import detect_rank
+        from dia.measure.distributed import RankInfo, detect_rank
 
-        self._rank = detect_rank()
+        try:
+            self._rank = detect_rank()
+        except Exception as exc:  # odd launcher variables: measure as a single process
+            self._degrade("rank detection", exc)
+            self._rank = RankInfo()
         if self.run_group is None:
             self.run_group = self._rank.run_group
         self._recorder.open()
-        self._notes += self._recorder.notes
         if self.options.run_id is not None and self._recorder.store is not None:
-            self._resume()
+            try:
+                self._resume()
+            except Exception as exc:  # the stored run cannot be read: start afresh under its id
+                self._degrade("resuming the stored run", exc)
         try:
             meters, notes = select_meters(self.meter_name, rank=self._rank, country=self._location["country"])
         except Exception as exc:
@@ -248,12 +311,19 @@ class Run:
             self.parents = list(previous.parents)
 
     def _degrade(self, where: str, exc: BaseException) -> str:
-        self._degraded = True
-        text = f"degraded: {where} failed inside DIA ({type(exc).__name__}: {str(exc)[:200]})"
-        if text not in self._notes:
-            self._notes.append(text)
+        text, new = self._failure_note(where, exc)
+        if new:
             warnings.warn(f"DIA: {text}; the run goes on", DIAWarning, stacklevel=3)
         return text
+
+    def _failure_note(self, where: str, exc: BaseException) -> tuple[str, bool]:
+        """Label the run degraded; the note, and whether it is new (then worth a warning)."""
+        self._degraded = True
+        text = f"degraded: {where} failed inside DIA ({describe_error(exc, limit=200)})"
+        if text in self._notes:
+            return text, False
+        self._notes.append(text)
+        return text, True
 
     def _safe_readings(self) -> list[ComponentEnergy] | None:
         return self._sampler.readings()
@@ -283,8 +353,11 @@ class Run:
             id=self.id, model_id=self.model_id, parents=self.parents, kind=self.kind,
             started_at=self._started_at, elapsed_s=self.elapsed_s, run_group=self.run_group,
             rank=self._rank, location=self._location, meters=self._sampler.meters, counts=counts,
-            phases=phases, power=self._sampler.power(), notes=list(self._notes), previous=self._previous,
-            degraded=self._degraded, host_skipped=self._host_skipped)
+            phases=phases, power=self._sampler.power(), notes=self._all_notes(), previous=self._previous,
+            degraded=self._degraded, host_skipped=self._host_skipped, checkpoint_s=self.checkpoint_s)
+
+    def _all_notes(self) -> list[str]:
+        return [*self._notes, *(n for n in self._recorder.notes if n not in self._notes)]
 
     def _build(self, status: RunStatus, readings: list[ComponentEnergy], *, ended: bool,
                where: str = "report") -> RunReport:
