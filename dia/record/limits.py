@@ -40,9 +40,13 @@ PID_MAX = INT64_MAX  # some systems have pids above int32; see tables.RunRow.pid
 COUNT_MAX = INT64_MAX  # workload counters, GPU count, cores, years
 
 # Figures, per run (one bound per kind).
-MAX_ENERGY_KWH = 1e12  # a thousand TWh: more than a year of a large country's electricity
-MAX_CARBON_KG = 1e12  # a billion tonnes CO2e
-MAX_WATER_L = 1e15  # a thousand cubic kilometres
+# Each derived figure has room for the largest input times its factor: facility energy is
+# IT energy x PUE, carbon and water are facility energy x their factors, so converting a
+# report at the energy bound never produces a figure beyond its own bound.
+MAX_ENERGY_KWH = 1e12  # IT energy and its parts: a thousand TWh, a large country's year
+MAX_FACILITY_KWH = 1e13  # IT energy x a PUE of up to 10
+MAX_CARBON_KG = 1e14  # facility energy x up to 10 kgCO2e/kWh
+MAX_WATER_L = 1e16  # facility energy x up to 1,000 L/kWh
 MAX_INTENSITY = 1e21  # Wh per 1,000 inferences, J per token (energy over a count of 1)
 MAX_FACTOR = 1e9  # a conversion factor (kgCO2e/kWh, PUE, L/kWh, kgCO2e per GPU-hour)
 MAX_DURATION_S = 1e10  # three centuries, for a run, a phase or a power sample's time

@@ -543,10 +543,15 @@ class Energy(_ReportModel):
     it_kwh: Quantity
     facility_kwh: Quantity | None = None
 
-    @field_validator("gpu_kwh", "cpu_kwh", "ram_kwh", "it_kwh", "facility_kwh")
+    @field_validator("gpu_kwh", "cpu_kwh", "ram_kwh", "it_kwh")
     @classmethod
     def _kwh(cls, q: Quantity | None) -> Quantity | None:
         return _check_unit(q, UNIT_ENERGY, _ENERGY_UNITS, limits.MAX_ENERGY_KWH)
+
+    @field_validator("facility_kwh")
+    @classmethod
+    def _facility_kwh(cls, q: Quantity | None) -> Quantity | None:
+        return _check_unit(q, UNIT_ENERGY, _ENERGY_UNITS, limits.MAX_FACILITY_KWH)
 
 
 class Carbon(_ReportModel):
