@@ -91,3 +91,11 @@ def did_you_mean(name: str, known: list[str] | tuple[str, ...], n: int = 3) -> s
     if not close:
         return ""
     return " (did you mean: " + ", ".join(lowered[c] for c in close) + "?)"
+
+
+class UnsupportedSchemaError(DIAError):
+    """A report of a newer major schema version (``2.0``) than this DIA reads: upgrade DIA.
+
+    Not a ``ValueError`` on purpose: raised while a report is validated, it passes through
+    pydantic unchanged, so a reader can tell "too new" from "malformed".
+    """

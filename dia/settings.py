@@ -39,6 +39,9 @@ ENV_DASHBOARD_DB = "DIA_DASHBOARD_DB"
 ENV_DASHBOARD_PUBLIC = "DIA_DASHBOARD_PUBLIC"
 
 DEFAULT_CHECKPOINT_S = 10.0
+# A day: a longer interval would leave a killed run "running" for days, and the
+# tracker's timers refuse waits beyond a few hundred years (a huge value crashed them).
+MAX_CHECKPOINT_S = 86400.0
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -134,7 +137,13 @@ def config_path(env: Mapping[str, str] | None = None) -> str | None:
 
 def checkpoint_s(env: Mapping[str, str] | None = None) -> float:
     """``DIA_CHECKPOINT_S`` in seconds (default 10). Raises :class:`InvalidSettingError`
-    unless it is a finite number above zero."""
+    unless it is a number above zero and at most :data:`MAX_CHECKPOINT_S` (NaN, infinity
+    and ``1e300`` are refused in one line naming the variable).
+
+    >>> checkpoint_s({"DIA_CHECKPOINT_S": "nan"})
+    Traceback (most recent call last):
+    dia.errors.InvalidSettingError: DIA_CHECKPOINT_S='nan': expected a number of seconds above 0 and at most 86400
+    """
     raw = _text(env, ENV_CHECKPOINT_S)
     if raw is None:
         return DEFAULT_CHECKPOINT_S
@@ -142,8 +151,10 @@ def checkpoint_s(env: Mapping[str, str] | None = None) -> float:
         seconds = float(raw)
     except ValueError:
         seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise InvalidSettingError(f"{ENV_CHECKPOINT_S}={raw!r}: expected a number of seconds above 0")
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_CHECKPOINT_S:
+        shown = raw if len(raw) <= 40 else raw[:37] + "..."
+        raise InvalidSettingError(
+            f"{ENV_CHECKPOINT_S}={shown!r}: expected a number of seconds above 0 and at most {MAX_CHECKPOINT_S:g}")
     return seconds
 
 

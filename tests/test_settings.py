@@ -19,9 +19,10 @@ def test_checkpoint_s_parses_and_defaults() -> None:
     assert settings.checkpoint_s({}) == settings.DEFAULT_CHECKPOINT_S
     assert settings.checkpoint_s({"DIA_CHECKPOINT_S": " 2.5 "}) == 2.5
     assert settings.checkpoint_s({"DIA_CHECKPOINT_S": ""}) == settings.DEFAULT_CHECKPOINT_S
+    assert settings.checkpoint_s({"DIA_CHECKPOINT_S": "86400"}) == settings.MAX_CHECKPOINT_S
 
 
-@pytest.mark.parametrize("raw", ["nan", "inf", "0", "-1", "ten"])
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf", "1e300", "86401", "0", "-1", "ten"])
 def test_checkpoint_s_refuses_unusable_values_in_one_line(raw: str) -> None:
     with pytest.raises(InvalidSettingError) as err:
         settings.checkpoint_s({"DIA_CHECKPOINT_S": raw})

@@ -16,20 +16,28 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from dia.constants import (
     SCHEMA_VERSION,
@@ -41,6 +49,7 @@ from dia.constants import (
     UNIT_WH_PER_1000_INFERENCES,
 )
 from dia.link.relations import Relation, parse_parent_spec, parse_relation, validate_model_id
+from dia.record import limits
 
 
 class Quality(str, Enum):
@@ -65,7 +74,114 @@ def worst_quality(*qualities: Quality | str) -> Quality:
     return max(qs, key=QUALITY_ORDER.index)
 
 
-class Interval(BaseModel):
+# --- Schema versions -------------------------------------------------------------------
+# A report states the schema it follows as "MAJOR.MINOR" (dia.constants.SCHEMA_VERSION is
+# the one this DIA writes). A newer minor version only adds optional fields: it is read,
+# its unknown fields kept, everything known used. A newer major version may change the
+# meaning of fields DIA knows: it is refused with UnsupportedSchemaError, never guessed at.
+_SCHEMA_VERSION_RE = re.compile(r"^(\d{1,6})\.(\d{1,6})$")
+_SCHEMA_MAJOR, _SCHEMA_MINOR = (int(part) for part in SCHEMA_VERSION.split("."))
+
+# True while a report of a newer minor version is validated: its models then keep the
+# fields they do not know instead of refusing them.
+_NEWER_MINOR: ContextVar[bool] = ContextVar("dia_report_newer_minor", default=False)
+
+
+def schema_version_problem(version: Any) -> str | None:
+    """Why this DIA cannot read a report of schema ``version`` (``None``: it can).
+
+    >>> [schema_version_problem(v) is None for v in ("1.0", "1.7")]
+    [True, True]
+    >>> schema_version_problem("2.0")
+    "schema_version '2.0' is newer than this DIA reads (1.x): upgrade DIA to read it"
+    """
+    match = _SCHEMA_VERSION_RE.match(version) if isinstance(version, str) else None
+    if match is None:
+        shown = repr(version) if isinstance(version, (str, float, int)) and len(str(version)) <= 20 else "a value"
+        return f"schema_version must be 'MAJOR.MINOR' such as '{SCHEMA_VERSION}' (got {shown})"
+    major = int(match.group(1))
+    if major > _SCHEMA_MAJOR:
+        return (f"schema_version {version!r} is newer than this DIA reads ({_SCHEMA_MAJOR}.x): "
+                "upgrade DIA to read it")
+    if major < _SCHEMA_MAJOR:
+        return f"schema_version {version!r} is older than any DIA wrote; this DIA reads {_SCHEMA_MAJOR}.x"
+    return None
+
+
+def _is_newer_major(version: Any) -> bool:
+    match = _SCHEMA_VERSION_RE.match(version) if isinstance(version, str) else None
+    return match is not None and int(match.group(1)) > _SCHEMA_MAJOR
+
+
+def _is_newer_minor(version: Any) -> bool:
+    match = _SCHEMA_VERSION_RE.match(version) if isinstance(version, str) else None
+    return match is not None and int(match.group(1)) == _SCHEMA_MAJOR and int(match.group(2)) > _SCHEMA_MINOR
+
+
+@contextmanager
+def _reading_newer_minor(on: bool) -> Iterator[None]:
+    token = _NEWER_MINOR.set(on)
+    try:
+        yield
+    finally:
+        _NEWER_MINOR.reset(token)
+
+
+def _unknown_field(value: Any) -> Any:
+    if not _NEWER_MINOR.get():
+        raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted")
+    return value
+
+
+class _ReportModel(BaseModel):
+    """Base of every part of a report: unknown fields are refused, except in a report of
+    a newer minor schema version, where they are kept (and written back by ``model_dump``).
+
+    The published JSON Schema describes this version's reports: no other fields.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, Annotated[Any, AfterValidator(_unknown_field)]] = Field(init=False)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler.resolve_ref_schema(handler(core_schema))
+        json_schema["additionalProperties"] = False
+        return json_schema
+
+
+# --- Numbers ---------------------------------------------------------------------------
+def _not_bool(value: Any) -> Any:
+    # JSON true is not 1: a boolean where a number belongs is a mistake in the source.
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not a boolean (got {str(value).lower()})")
+    return value
+
+
+def _shown(value: float) -> str:
+    if isinstance(value, int) and value.bit_length() > 100:
+        return "a larger number"  # str() of a 5,000-digit int is slow or refused
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+_NotBool = BeforeValidator(_not_bool)
+
+
+# Non-boolean numbers from 0 (or 1) to their bound in dia.record.limits; floats are finite.
+Count = Annotated[int, Field(ge=0, le=limits.COUNT_MAX), _NotBool]
+"""A non-boolean integer from 0 to int64 (workload counters, cores, years)."""
+_PositiveCount = Annotated[int, Field(ge=1, le=limits.COUNT_MAX), _NotBool]
+_Rank = Annotated[int, Field(ge=0, le=limits.RANK_MAX), _NotBool]
+_WorldSize = Annotated[int, Field(ge=1, le=limits.RANK_MAX), _NotBool]
+_Pid = Annotated[int, Field(ge=0, le=limits.PID_MAX), _NotBool]
+_FactorValue = Annotated[float, Field(ge=0, le=limits.MAX_FACTOR, allow_inf_nan=False), _NotBool]
+_Seconds = Annotated[float, Field(ge=0, le=limits.MAX_DURATION_S, allow_inf_nan=False), _NotBool]
+_GpuHours = Annotated[float, Field(ge=0, le=limits.MAX_GPU_HOURS, allow_inf_nan=False), _NotBool]
+_Watts = Annotated[float, Field(ge=0, le=limits.MAX_POWER_W, allow_inf_nan=False), _NotBool]
+_Gigabytes = Annotated[float, Field(ge=0, le=limits.MAX_RAM_GB, allow_inf_nan=False), _NotBool]
+
+
+class Interval(_ReportModel):
     """A non-negative central value with its low-high range; intervals add endpoint-wise.
 
     ``low`` and ``high`` default to ``value``. Validation rejects negative values, NaN or
@@ -76,11 +192,11 @@ class Interval(BaseModel):
     Interval(value=3.0, low=2.5, high=4.0)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True)
 
-    value: float
-    low: float
-    high: float
+    value: Annotated[float, _NotBool]
+    low: Annotated[float, _NotBool]
+    high: Annotated[float, _NotBool]
 
     @model_validator(mode="before")
     @classmethod
@@ -210,6 +326,8 @@ class Quantity(Interval):
 
 
 def _is_valid_figure(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -217,13 +335,22 @@ def _is_valid_figure(value: Any) -> bool:
     return math.isfinite(number) and number >= 0
 
 
-def _check_unit(q: Quantity | None, expected: str, aliases: frozenset[str]) -> Quantity | None:
-    """Accept the canonical unit or a spelling of it; reject another unit (Wh for kWh)."""
-    if q is None or q.unit == expected:
+def _check_unit(q: Quantity | None, expected: str, aliases: frozenset[str],
+                upper: float = limits.MAX_INTENSITY) -> Quantity | None:
+    """Accept the canonical unit or a spelling of it; reject another unit (Wh for kWh).
+
+    The figure must also be at most ``upper`` (the bound for its kind, per run)."""
+    if q is None:
         return q
-    if q.unit.strip().lower().replace(" ", "") in aliases:
-        return q.model_copy(update={"unit": expected})
-    raise ValueError(f"unit must be {expected} (got {q.unit!r})")
+    if q.unit != expected:
+        if q.unit.strip().lower().replace(" ", "") not in aliases:
+            raise ValueError(f"unit must be {expected} (got {q.unit!r})")
+        q = q.model_copy(update={"unit": expected})
+    if q.high > upper:
+        # ``high`` is the largest end: one line for the figure, not one per end.
+        end = "value" if q.value > upper else "high"
+        raise ValueError(f"{end} must be at most {upper:g} {expected} per run (got {_shown(getattr(q, end))})")
+    return q
 
 
 _ENERGY_UNITS = frozenset({"kwh"})
@@ -247,18 +374,16 @@ Granularity = Literal[
 ]
 
 
-class Factor(BaseModel):
+class Factor(_ReportModel):
     """A conversion factor as used for one report, with where it came from."""
 
-    model_config = ConfigDict(extra="forbid")
-
     name: str = Field(description="carbon_intensity, pue, wue, ewif, embodied_per_gpu_hour, ...")
-    value: float
-    low: float
-    high: float
+    value: _FactorValue
+    low: _FactorValue
+    high: _FactorValue
     unit: str
     source: str
-    year: int | None = None
+    year: Count | None = None
     granularity: Granularity
     key: str | None = Field(default=None, description="the location or hardware it applies to")
     licence: str | None = None
@@ -268,7 +393,7 @@ class Factor(BaseModel):
         description="the accounting convention of `value`: for carbon_intensity `lifecycle` (DIA's default) or"
         " `direct_combustion`; for ewif `with_hydro_evaporation` (DIA's default) or `without_hydro_evaporation`",
     )
-    alternative: float | None = Field(
+    alternative: _FactorValue | None = Field(
         default=None,
         description="the same factor under the other convention, in `unit` (kgCO2e/kWh for carbon_intensity,"
         " L/kWh for ewif); inside low-high unless the user pinned a convention",
@@ -344,14 +469,13 @@ class RunStatus(str, Enum):
     FAILED = "failed"
 
 
-class Parent(BaseModel):
+class Parent(_ReportModel):
     """A lineage edge from this run's model to one parent."""
-
-    model_config = ConfigDict(extra="forbid")
 
     model_id: str
     relation: Relation = Relation.FINETUNE
-    method: str | None = Field(default=None, description="sub-type: lora, qlora, gguf, int8, ...")
+    method: str | None = Field(default=None, max_length=limits.METHOD_LENGTH,
+                               description="sub-type: lora, qlora, gguf, int8, ...")
     revision: str | None = None
 
     @model_validator(mode="before")
@@ -371,20 +495,16 @@ class Parent(BaseModel):
         return validate_model_id(v)
 
 
-class GPU(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GPU(_ReportModel):
     name: str
-    count: int = Field(default=1, ge=1)
+    count: _PositiveCount = 1
 
 
-class Hardware(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Hardware(_ReportModel):
     gpus: list[GPU] = Field(default_factory=list)
     cpu_model: str | None = None
-    cpu_cores: int | None = Field(default=None, ge=0)
-    ram_gb: float | None = Field(default=None, ge=0)
+    cpu_cores: Count | None = None
+    ram_gb: _Gigabytes | None = None
 
     @property
     def gpu_count(self) -> int:
@@ -400,10 +520,8 @@ class Hardware(BaseModel):
 ResolutionLevel = Literal["explicit", "cloud_region", "subnational", "country", "world"]
 
 
-class Location(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    country: str | None = Field(default=None, description="ISO 3166-1 alpha-3")
+class Location(_ReportModel):
+    country: str | None = Field(default=None, max_length=limits.COUNTRY_LENGTH, description="ISO 3166-1 alpha-3")
     region: str | None = Field(default=None, description="sub-national grid: US state, Canadian province, Nordic zone")
     cloud_provider: str | None = None
     cloud_region: str | None = None
@@ -416,10 +534,8 @@ class Location(BaseModel):
         return ", ".join(parts) if parts else "unknown"
 
 
-class Energy(BaseModel):
+class Energy(_ReportModel):
     """Energy in kWh. ``it_kwh`` = GPU + CPU + RAM; ``facility_kwh`` = IT x PUE."""
-
-    model_config = ConfigDict(extra="forbid")
 
     gpu_kwh: Quantity | None = None
     cpu_kwh: Quantity | None = None
@@ -427,16 +543,19 @@ class Energy(BaseModel):
     it_kwh: Quantity
     facility_kwh: Quantity | None = None
 
-    @field_validator("gpu_kwh", "cpu_kwh", "ram_kwh", "it_kwh", "facility_kwh")
+    @field_validator("gpu_kwh", "cpu_kwh", "ram_kwh", "it_kwh")
     @classmethod
     def _kwh(cls, q: Quantity | None) -> Quantity | None:
-        return _check_unit(q, UNIT_ENERGY, _ENERGY_UNITS)
+        return _check_unit(q, UNIT_ENERGY, _ENERGY_UNITS, limits.MAX_ENERGY_KWH)
+
+    @field_validator("facility_kwh")
+    @classmethod
+    def _facility_kwh(cls, q: Quantity | None) -> Quantity | None:
+        return _check_unit(q, UNIT_ENERGY, _ENERGY_UNITS, limits.MAX_FACILITY_KWH)
 
 
-class Carbon(BaseModel):
+class Carbon(_ReportModel):
     """Carbon in kg CO2e (location-based)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     operational_kg: Quantity
     embodied_kg: Quantity | None = None
@@ -445,13 +564,11 @@ class Carbon(BaseModel):
     @field_validator("operational_kg", "embodied_kg", "total_kg")
     @classmethod
     def _kg(cls, q: Quantity | None) -> Quantity | None:
-        return _check_unit(q, UNIT_CARBON, _CARBON_UNITS)
+        return _check_unit(q, UNIT_CARBON, _CARBON_UNITS, limits.MAX_CARBON_KG)
 
 
-class Water(BaseModel):
+class Water(_ReportModel):
     """Water consumption in litres: on-site (cooling) and off-site (electricity generation)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     onsite_l: Quantity
     offsite_l: Quantity
@@ -460,51 +577,55 @@ class Water(BaseModel):
     @field_validator("onsite_l", "offsite_l", "total_l")
     @classmethod
     def _litres(cls, q: Quantity | None) -> Quantity | None:
-        return _check_unit(q, UNIT_WATER, _WATER_UNITS)
+        return _check_unit(q, UNIT_WATER, _WATER_UNITS, limits.MAX_WATER_L)
 
 
-class Workload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    steps: int | None = Field(default=None, ge=0)
-    samples: int | None = Field(default=None, ge=0)
-    tokens: int | None = Field(default=None, ge=0)
-    inferences: int | None = Field(default=None, ge=0)
+class Workload(_ReportModel):
+    steps: Count | None = None
+    samples: Count | None = None
+    tokens: Count | None = None
+    inferences: Count | None = None
 
 
-class Intensities(BaseModel):
+class Intensities(_ReportModel):
     """Derived from energy and counters: the units the leaderboards use."""
-
-    model_config = ConfigDict(extra="forbid")
 
     wh_per_1000_inferences: Quantity | None = None
     j_per_token: Quantity | None = None
 
+    @field_validator("wh_per_1000_inferences", "j_per_token")
+    @classmethod
+    def _bounded(cls, q: Quantity | None) -> Quantity | None:
+        if q is not None and q.high > limits.MAX_INTENSITY:
+            raise ValueError(f"must be at most {limits.MAX_INTENSITY:g} {q.unit} (got {_shown(q.high)})")
+        return q
 
-class Phase(BaseModel):
+
+class Phase(_ReportModel):
     """A named sub-window of a run (``run.phase("eval")``); ``name`` is a path for nesting."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str
     started_at: datetime
     ended_at: datetime | None = None
-    duration_s: float | None = Field(default=None, ge=0)
+    duration_s: _Seconds | None = None
     energy_kwh: Quantity | None = None
 
+    @field_validator("energy_kwh")
+    @classmethod
+    def _kwh(cls, q: Quantity | None) -> Quantity | None:
+        if q is not None and q.high > limits.MAX_ENERGY_KWH:
+            raise ValueError(f"must be at most {limits.MAX_ENERGY_KWH:g} kWh per run (got {_shown(q.high)})")
+        return q
 
-class PowerSample(BaseModel):
+
+class PowerSample(_ReportModel):
     """One point of the power trace: seconds since the start, total watts."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    t_s: float = Field(ge=0)
-    power_w: float = Field(ge=0)
+    t_s: _Seconds
+    power_w: _Watts
 
 
-class Tool(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Tool(_ReportModel):
     name: str = TOOL_NAME
     version: str | None = None
 
@@ -528,14 +649,16 @@ def _utc(v: datetime | None) -> datetime | None:
     return v.astimezone(timezone.utc)
 
 
-class RunReport(BaseModel):
+class RunReport(_ReportModel):
     """One run's own footprint (incremental: never including ancestors)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"$id": "https://dia.dev/schemas/dia-run-report-1.0.schema.json"})
+    model_config = ConfigDict(json_schema_extra={"$id": "https://dia.dev/schemas/dia-run-report-1.0.schema.json"})
 
     # identity
     id: str = Field(default_factory=_new_id, description="UUID of the run")
-    schema_version: Literal["1.0"] = "1.0"  # == dia.constants.SCHEMA_VERSION
+    # This DIA writes SCHEMA_VERSION and reads any minor version of its major (see
+    # schema_version_problem); the published schema describes this version's reports.
+    schema_version: str = Field(default=SCHEMA_VERSION, json_schema_extra={"const": SCHEMA_VERSION})
     model_id: str | None = None
     parents: list[Parent] = Field(default_factory=list)
     kind: RunKind = RunKind.OTHER
@@ -543,7 +666,7 @@ class RunReport(BaseModel):
     scope: Literal["incremental"] = "incremental"
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    duration_s: float | None = Field(default=None, ge=0)
+    duration_s: _Seconds | None = None
     heartbeat_at: datetime | None = Field(default=None, description="last checkpoint of a running run")
     checkpoint_s: float | None = Field(default=None, gt=0, allow_inf_nan=False,
                                        description="the writer's checkpoint interval: staleness is judged by it")
@@ -551,19 +674,20 @@ class RunReport(BaseModel):
         default=None, description="start time of the writing process: a reused pid is not taken for it")
 
     # distributed jobs: reports of one job share run_group; rank 0 is the logical run
-    run_group: str | None = None
-    rank: int = Field(default=0, ge=0)
-    world_size: int = Field(default=1, ge=1)
+    run_group: str | None = Field(default=None, max_length=limits.RUN_GROUP_LENGTH)
+    rank: _Rank = 0
+    world_size: _WorldSize = 1
 
     # context
     hardware: Hardware = Field(default_factory=Hardware)
     location: Location = Field(default_factory=Location)
     tool: Tool = Field(default_factory=Tool)
     meter: str = Field(default="none", description="what measured the energy: nvml, rapl, estimate, codecarbon, card, ...")
-    gpu_hours: float | None = Field(default=None, ge=0)
-    host: str | None = Field(default=None, description="host name; never written to cards or shown in public mode")
-    pid: int | None = None
-    source: str = Field(default="tracker", description="tracker, card, import, cli")
+    gpu_hours: _GpuHours | None = None
+    host: str | None = Field(default=None, max_length=limits.HOST_LENGTH,
+                             description="host name; never written to cards or shown in public mode")
+    pid: _Pid | None = None
+    source: str = Field(default="tracker", max_length=limits.SOURCE_LENGTH, description="tracker, card, import, cli")
     source_ref: str | None = Field(default=None, description="the card or file a reported run came from")
 
     # footprint
@@ -580,6 +704,27 @@ class RunReport(BaseModel):
 
     notes: list[str] = Field(default_factory=list, description="warnings: degraded meters, estimates, fallbacks")
     extra: dict[str, Any] = Field(default_factory=dict, description="unknown fields kept from a source")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _schema_version(cls, data: Any, handler: Callable[[Any], RunReport]) -> RunReport:
+        # Decided before any field is read: a newer major version is refused as a whole
+        # (its fields may mean something else), a newer minor one keeps unknown fields.
+        from dia.errors import UnsupportedSchemaError
+
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if _is_newer_major(version):
+            raise UnsupportedSchemaError(schema_version_problem(version) or "")
+        with _reading_newer_minor(_is_newer_minor(version)):
+            return handler(data)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        problem = schema_version_problem(v)
+        if problem is not None:
+            raise ValueError(problem.removeprefix("schema_version "))
+        return v
 
     @field_validator("id")
     @classmethod
@@ -793,6 +938,10 @@ def validation_problems(exc: ValidationError) -> list[str]:
 
 
 def _is_scalar(value: Any) -> bool:
+    if isinstance(value, int) and value.bit_length() > 100:
+        return False  # repr() of a 5,000-digit int is refused by Python
+    if isinstance(value, str) and len(value) > 60:
+        return False
     return isinstance(value, (str, int, float, bool)) and len(repr(value)) <= 60
 
 
@@ -809,7 +958,7 @@ def parse_report(data: dict[str, Any] | str | bytes, *, where: str = "") -> RunR
     Traceback (most recent call last):
     dia.errors.InvalidReportError: runs.jsonl: record 3: energy.it_kwh.value: must not be negative (got -1.0)
     """
-    from dia.errors import DIAError, InvalidReportError
+    from dia.errors import DIAError, InvalidReportError, UnsupportedSchemaError
 
     head = f"{where}: " if where else ""
     try:
@@ -824,8 +973,13 @@ def parse_report(data: dict[str, Any] | str | bytes, *, where: str = "") -> RunR
         problems = validation_problems(exc)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InvalidReportError(f"{head}{problems[0]}{more}") from None
+    except UnsupportedSchemaError as exc:
+        raise UnsupportedSchemaError(f"{head}{exc}") from None
     except DIAError:
         raise
+    except (ValueError, RecursionError) as exc:  # JSON with a 5,000-digit integer, 100k-deep nesting
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+        raise InvalidReportError(f"{head}not valid JSON: {what}") from None
     inconsistent = check_consistency(report)
     if inconsistent:
         more = f" (and {len(inconsistent) - 1} more)" if len(inconsistent) > 1 else ""
