@@ -314,11 +314,16 @@ def import_(
         summary = import_reports(store, path, prepare=convert_if_missing)
         if as_json:
             _print_lines([json.dumps({"records": summary.records, "imported": summary.imported,
-                                      "skipped": list(summary.skipped), "store": store.masked_url}, indent=2)])
+                                      "skipped": list(summary.skipped), "store": store.masked_url,
+                                      "error": summary.aborted}, indent=2)])
         else:
             for line in summary.skipped:
                 note("skipped", line, style="red")
-            err_console.print(summary.line(store.masked_url), highlight=False, soft_wrap=True)
+            if summary.aborted is None:
+                err_console.print(summary.line(store.masked_url), highlight=False, soft_wrap=True)
+    if summary.aborted is not None:
+        stored = f"imported {summary.imported:,} record(s) before it" if summary.imported else "nothing imported"
+        raise fail(f"{summary.aborted} ({stored}; import stopped)")
     if summary.records == 0:
         raise fail(f"{path.name}: no reports found")
     if summary.skipped:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
-from dia.errors import DIAError, InvalidReportError, LineageCycleError
+from dia.errors import DIAError, InvalidReportError, LineageCycleError, StoreError
 from dia.record.report import Quantity, RunReport, check_consistency, validation_problems
 from dia.redact import describe_error
 
@@ -398,6 +398,9 @@ class ImportSummary:
     imported: int = 0
     skipped: list[str] = field(default_factory=list)  # one line per refused record
     records: int = 0  # records read from the file, stored or not
+    # The store-wide error that stopped the import (read-only store, connection lost, disk
+    # full): not one record's fault, so the rest of the file was not read.
+    aborted: str | None = None
 
     def line(self, into: str = "") -> str:
         """What was stored, exactly.
@@ -465,7 +468,8 @@ def import_reports(store: Store, path: str | Path, *, batch: int = 500,
             continue
         pending.append(record)
         if len(pending) >= batch:
-            _save_batch(store, pending, summary)
+            if not _save_batch(store, pending, summary):
+                return summary
             pending = []
     _save_batch(store, pending, summary)
     return summary
@@ -477,17 +481,21 @@ def import_reports(store: Store, path: str | Path, *, batch: int = 500,
 _RECORD_STORE_ERRORS = (DIAError, OverflowError, ValueError, TypeError)
 
 
-def _save_batch(store: Store, records: list[ReportRecord], summary: ImportSummary) -> None:
+def _save_batch(store: Store, records: list[ReportRecord], summary: ImportSummary) -> bool:
     """Store a batch in one transaction; if the store refuses it, store record by record
     so that the culprits are named and every other record is stored (all-or-nothing per
-    record: a refused transaction is rolled back whole)."""
+    record: a refused transaction is rolled back whole). ``False``: a store-wide error
+    stopped the import (:attr:`ImportSummary.aborted`)."""
     if not records:
-        return
+        return True
     try:
         summary.imported += store.save_runs(r.report for r in records if r.report is not None)
-        return
-    except _RECORD_STORE_ERRORS:
-        pass  # the batch was rolled back: store one by one to find the culprit(s)
+        return True
+    except _RECORD_STORE_ERRORS as exc:
+        if _store_wide(exc):
+            summary.aborted = _one_line(str(exc))
+            return False
+        # The batch was rolled back: store one by one to find the culprit(s).
     for record in records:
         assert record.report is not None
         try:
@@ -495,10 +503,24 @@ def _save_batch(store: Store, records: list[ReportRecord], summary: ImportSummar
             summary.imported += 1
         except LineageCycleError as exc:
             summary.skipped.append(f"{record.where}: {exc}")
-        except DIAError as exc:
-            summary.skipped.append(f"{record.where}: the store refused it: {_one_line(str(exc))}")
         except _RECORD_STORE_ERRORS as exc:
-            summary.skipped.append(f"{record.where}: the store refused it: {describe_error(exc)}")
+            if _store_wide(exc):
+                summary.aborted = _one_line(str(exc))
+                return False
+            reason = _one_line(str(exc)) if isinstance(exc, DIAError) else describe_error(exc)
+            summary.skipped.append(f"{record.where}: the store refused it: {reason}")
+    return True
+
+
+def _store_wide(exc: BaseException) -> bool:
+    """Whether a store error is the store's (read-only, unreachable, locked, full) rather
+    than one record's (a value the database refuses: too long, out of range, a constraint)."""
+    if not isinstance(exc, StoreError):
+        return False  # a lineage cycle, a driver's OverflowError...: the record's
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    # StoreError is raised ``from None``: the driver's error is still its context.
+    return not isinstance(exc.__context__, (DataError, IntegrityError))
 
 
 def _one_line(text: str) -> str:

@@ -179,13 +179,14 @@ def _import_with_one_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ur
     path = tmp_path / "in.jsonl"
     path.write_text("".join(r.model_dump_json() + "\n" for r in reports), encoding="utf-8")
     with Store(url) as store:
-        store.save_run(reports[0])  # already stored: still there, unchanged
+        store.save_run(reports[0])  # already stored: still there
+        shown_url = store.masked_url
     result = cli("import", str(path), "--db", url)
     assert result.exit_code == 1
     skipped = lines_of(result.stderr, "skipped ")
     assert len(skipped) == 1
     assert skipped[0].startswith("skipped in.jsonl: record 700 (line 700): the store refused it: ")
-    assert result.stderr.splitlines()[-1] == f"imported 1,199 of 1,200 records into {url}; 1 refused"
+    assert result.stderr.splitlines()[-1] == f"imported 1,199 of 1,200 records into {shown_url}; 1 refused"
     assert stored_ids(url) == {r.id for r in reports} - {culprit.id}
     return result, reports
 
