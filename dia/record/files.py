@@ -185,8 +185,6 @@ def read_reports(path: str | Path) -> Iterator[ReportRecord]:
         if path.suffix.lower() == ".csv":
             yield from _read_csv(path)
             return
-        if not path.is_file() and path.exists():
-            raise InvalidReportError(f"{path}: not a regular file")
         data_bytes = path.read_bytes()
     except FileNotFoundError:
         raise InvalidReportError(f"{path}: no such file") from None

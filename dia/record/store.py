@@ -570,16 +570,24 @@ class Store:
     def _stand_in(self, session: Session, unreadable: UnreadableRun) -> RunReport:
         """A run this DIA cannot read, shown from its table columns (id, model, kind,
         status, dates, energy) with the reason as its note: listed, never dropped."""
-        row = session.get(RunRow, unreadable.id)
+        names = ["model_id", "kind", "status", "started_at", "ended_at", "heartbeat_at", "run_group", "rank",
+                 "energy_kwh", "energy_kwh_low", "energy_kwh_high"]
+        if self._has_quality_columns:  # a store written by an older DIA may lack it
+            names.append("energy_quality")
+        stmt = select(*(getattr(RunRow, n) for n in names)).where(col(RunRow.id) == unreadable.id)
+        found = session.connection().execute(stmt).first()
+        row = dict(zip(names, found, strict=True)) if found is not None else {}
         energy = {"value": 0.0, "unit": "kWh", "quality": "unavailable"}
         fields: dict[str, Any] = {}
-        if row is not None:
-            if row.energy_quality not in (None, "unavailable"):
-                energy = {"value": row.energy_kwh, "low": row.energy_kwh_low, "high": row.energy_kwh_high,
-                          "unit": "kWh", "quality": row.energy_quality}
-            fields = {"model_id": row.model_id, "kind": row.kind, "status": row.status,
-                      "started_at": _aware_utc(row.started_at), "ended_at": _aware_utc(row.ended_at),
-                      "heartbeat_at": _aware_utc(row.heartbeat_at), "run_group": row.run_group, "rank": row.rank}
+        if row:
+            quality = row.get("energy_quality") or ("reported" if (row["energy_kwh_high"] or 0) > 0 else None)
+            if quality not in (None, "unavailable"):
+                energy = {"value": row["energy_kwh"], "low": row["energy_kwh_low"], "high": row["energy_kwh_high"],
+                          "unit": "kWh", "quality": quality}
+            fields = {"model_id": row["model_id"], "kind": row["kind"], "status": row["status"],
+                      "started_at": _aware_utc(row["started_at"]), "ended_at": _aware_utc(row["ended_at"]),
+                      "heartbeat_at": _aware_utc(row["heartbeat_at"]), "run_group": row["run_group"],
+                      "rank": row["rank"]}
         base = {"id": unreadable.id, "notes": [unreadable.problem], "energy": {"it_kwh": energy}}
         # Columns edited by hand may not validate either: fall back to fewer of them.
         for attempt in ({**base, **fields}, {**base, "status": fields.get("status", "completed")},

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 from factories import T0, run_report
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from dia.cli.main import app
-from dia.record import files, store as store_module
+from dia.errors import StoreError
+from dia.record import files
+from dia.record import store as store_module
 from dia.record.report import Phase, Quantity, RunReport
 from dia.record.store import Store
 
@@ -204,6 +206,29 @@ def test_postgresql_refusing_one_record_names_it_and_stores_the_others(
     assert "too long" in line and "character varying(8)" in line
 
 
+def test_a_store_wide_error_stops_the_import_with_one_line_saying_what_was_stored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path}/store.sqlite"
+    reports = good(1200)
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(r.model_dump_json() + "\n" for r in reports), encoding="utf-8")
+    real = Store.save_runs
+    calls = []
+
+    def save_runs(self: Store, batch: Any, **kw: Any) -> int:
+        calls.append(1)
+        if len(calls) > 1:  # the disk filled up after the first batch
+            raise StoreError(f"store error at {self.masked_url}: database or disk is full")
+        return real(self, batch, **kw)
+
+    monkeypatch.setattr(Store, "save_runs", save_runs)
+    result = cli("import", str(path), "--db", url)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: store error at {url}: database or disk is full (imported 500 record(s) before it; import stopped)"]
+    assert stored_ids(url) == {r.id for r in reports[:500]}
+
+
 # -- CSV exports of large reports -----------------------------------------------------------------
 
 def test_a_run_with_20000_phases_round_trips_through_csv(tmp_path: Path) -> None:
@@ -229,25 +254,28 @@ def test_a_run_with_20000_phases_round_trips_through_csv(tmp_path: Path) -> None
 
 # -- stored rows this DIA cannot read ---------------------------------------------------------------
 
-def _store_with_unreadable_rows(tmp_path: Path) -> tuple[str, list[RunReport], str, str]:
-    path = tmp_path / "store.sqlite"
-    url = f"sqlite:///{path}"
+def _store_with_unreadable_rows(url: str) -> tuple[str, list[RunReport], str, str]:
+    """Three runs; the first rewritten by a DIA of schema 2.0, the second cut by hand."""
     reports = good(3, model_id="org/m")
     with Store(url) as store:
         store.save_runs(reports)
+        shown_url = store.masked_url
     newer = json.loads(reports[0].model_dump_json())
     newer["schema_version"] = "2.0"
     newer["a_field_from_the_future"] = {"x": 1}
     newer_json = json.dumps(newer)
-    corrupt_json = '{"id": "' + reports[1].id + '", "energy": '  # cut by hand
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE dia_runs SET report_json = ? WHERE id = ?", (newer_json, reports[0].id))
-        conn.execute("UPDATE dia_runs SET report_json = ? WHERE id = ?", (corrupt_json, reports[1].id))
-    return url, reports, newer_json, corrupt_json
+    corrupt_json = '{"id": "' + reports[1].id + '", "energy": '
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        for js, run_id in ((newer_json, reports[0].id), (corrupt_json, reports[1].id)):
+            conn.execute(text("UPDATE dia_runs SET report_json = :js WHERE id = :id"), {"js": js, "id": run_id})
+    engine.dispose()
+    return shown_url, reports, newer_json, corrupt_json
 
 
-def test_runs_and_show_list_unreadable_rows_with_a_note(tmp_path: Path) -> None:
-    url, reports, _, _ = _store_with_unreadable_rows(tmp_path)
+def test_runs_and_show_list_unreadable_rows_with_a_note(store_url: str) -> None:
+    url = store_url
+    _, reports, _, _ = _store_with_unreadable_rows(url)
     newer_note = f"note: run {reports[0].id[:8]}: schema 2.0 is newer than this DIA reads; upgrade DIA"
 
     listed = cli("runs", "--db", url)
@@ -275,7 +303,8 @@ def test_runs_and_show_list_unreadable_rows_with_a_note(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_export_backs_up_unreadable_rows_as_stored(tmp_path: Path, fmt: str) -> None:
-    url, reports, newer_json, corrupt_json = _store_with_unreadable_rows(tmp_path)
+    url = f"sqlite:///{tmp_path}/store.sqlite"
+    _, reports, newer_json, corrupt_json = _store_with_unreadable_rows(url)
     out = tmp_path / f"backup.{fmt}"
     exported = cli("export", "--format", fmt, "-o", str(out), "--db", url)
     assert exported.exit_code == 0
@@ -324,8 +353,8 @@ def test_report_text_is_printed_verbatim(tmp_path: Path) -> None:
     detail = cli("show", report.id, "--db", url)
     assert detail.exit_code == 0
     flat = " ".join(detail.stdout.split())
-    for text in [*MARKUP, "[link=http://x]cpu[/link]", "[i]eval[/i]"]:
-        assert " ".join(text.split()) in flat
+    for literal in [*MARKUP, "[link=http://x]cpu[/link]", "[i]eval[/i]"]:
+        assert " ".join(literal.split()) in flat
     assert "\x1b]8;" not in detail.stdout  # no terminal hyperlink
 
     bad = tmp_path / "bad.jsonl"
