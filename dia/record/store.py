@@ -34,7 +34,7 @@ from dia.constants import APP_NAME, DEFAULT_DB_FILENAME, SCHEMA_VERSION, STALE_H
 from dia.errors import DIAError, InvalidSettingError, LineageCycleError, StoreError
 from dia.record.report import Interval, RunReport, RunStatus, parse_kind, validation_problems
 from dia.record.tables import EdgeRow, ModelRow, RunRow
-from dia.redact import describe_error, mask_url
+from dia.redact import describe_error, mask_url, redact_text
 
 _QUALITY_COLUMNS = {"energy_quality", "water_quality"}
 _QUANTITY_INDEX = {"energy_kwh": 0, "carbon_kg": 1, "water_l": 2}
@@ -559,7 +559,8 @@ class Store:
         try:
             return RunReport.model_validate_json(report_json)
         except ValidationError as exc:
-            reason = _unreadable_reason(report_json, "; ".join(validation_problems(exc)[:1]))
+            # The first problem, without the stored value it quotes: the note may be shown publicly.
+            reason = _unreadable_reason(report_json, redact_text(validation_problems(exc)[0].split(" (got ")[0]))
         except (DIAError, ValueError, TypeError, RecursionError) as exc:
             reason = _unreadable_reason(report_json, describe_error(exc))
         problem = f"run {run_id[:8]}: {reason}"
