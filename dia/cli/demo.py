@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         quick: Annotated[bool, typer.Option("--quick", help="Reduced sizes (what the test suite runs).")] = False,
         serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard on the demo store at the end.")] = True,
-        port: Annotated[int | None, typer.Option("--port", help="Dashboard port (default: a free one).")] = None,
+        port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Dashboard port (default: a free one).")] = None,
         workdir: Annotated[Path, typer.Option("--workdir", help="Folder for the demo store and the written card.")] = Path(".demo"),
         cards: Annotated[Path | None, typer.Option("--cards", help="Folder of BIOSCAN cards (default: examples/bioscan/cards).")] = None,
     ) -> None:

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from dia.record.report import Quantity, RunReport
 
 
+# Larger integers overflow the database's (SQLite: 64-bit) LIMIT: a usage error, not a traceback.
+MAX_LIMIT = 1_000_000_000
+
+
 class ExportFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
@@ -172,6 +176,12 @@ def _open_for_reading(db: str | None) -> Any:
     return open_store(db, read_only=path is None or path.exists())
 
 
+def _read_notes(store: Any) -> None:
+    """One line per stored row this DIA could not read (listed anyway, from its columns)."""
+    for line in store.read_problems:
+        note("note:", line)
+
+
 def _print_lines(lines: list[str]) -> None:
     # Plain writes, not rich: output meant for pipes must not be wrapped or coloured.
     for line in lines:
@@ -184,7 +194,7 @@ def runs(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Only runs of this model id.")] = None,
     status: Annotated[StatusChoice | None, typer.Option("--status", help="Only runs with this status.")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="Only runs of this kind (finetuning, inference, ...).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many runs, newest first.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_LIMIT, help="At most this many runs, newest first.")] = 50,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -195,11 +205,12 @@ def runs(
     with _open_for_reading(db) as store:
         reports = store.list_runs(model_id=model, status=status.value if status else None,
                                   kind=kind_value, limit=limit)
+        _read_notes(store)
         if as_json:
             _print_lines([r.model_dump_json() for r in reports])
             return
         if not reports:
-            err_console.print(f"no runs in {store.masked_url}", highlight=False)
+            err_console.print(f"no runs in {store.masked_url}", highlight=False, soft_wrap=True)
             return
         print_table(_runs_table(reports))
 
@@ -214,6 +225,7 @@ def show(
         report = store.get_run(run_id)
         if report is None:
             raise fail(f"no run {run_id!r} in {store.masked_url} (list them with `dia runs`)")
+        _read_notes(store)
     if as_json:
         _print_lines([report.model_dump_json(indent=2)])
     else:
@@ -224,23 +236,32 @@ def validate(
     path: Annotated[Path, typer.Argument(help="A report JSON file, or a JSONL file of reports.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Check report files against the schema and for consistency: one line per problem, exit 1 if any."""
-    from dia.record.files import read_reports
+    """Check report files against the schema and for consistency: one line per problem, exit 1 if any.
 
-    total, problems = 0, list[str]()
-    for record in read_reports(path):
+    A record is checked exactly as ``dia import`` checks it before storing it (energy-only
+    reports are converted), so a record ``validate`` accepts is one ``import`` stores.
+    """
+    from dia.convert.complete import convert_if_missing
+    from dia.record.files import check_reports
+
+    total, refused, problems = 0, 0, list[str]()
+    for record in check_reports(path, convert_if_missing):
         total += 1
-        problems.extend(record.problems)
+        if not record.ok:
+            refused += 1
+            problems.extend(record.problems)
     if as_json:
-        _print_lines([json.dumps({"file": str(path), "records": total, "problems": problems}, indent=2)])
+        _print_lines([json.dumps({"file": str(path), "records": total, "valid": total - refused,
+                                  "refused": refused, "problems": problems}, indent=2)])
     else:
         _print_lines(problems)
     if problems:
-        err_console.print(f"{path.name}: {len(problems)} problem(s) in {total} record(s)", highlight=False)
+        err_console.print(f"{path.name}: {total - refused:,} of {total:,} record(s) valid; {refused:,} refused",
+                          highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     if total == 0:
         raise fail(f"{path.name}: no reports found")
-    err_console.print(f"{path.name}: {total} valid report(s)", highlight=False)
+    err_console.print(f"{path.name}: {total:,} valid report(s)", highlight=False, soft_wrap=True)
 
 
 def export(
@@ -255,11 +276,13 @@ def export(
     if fmt is ExportFormat.parquet and output is None:
         raise fail("parquet export needs an output file: -o runs.parquet")
     with _open_for_reading(db) as store:
-        reports = store.iter_runs()
         if public:
             from dia.record.public import public_report
 
-            reports = (public_report(r) for r in reports)
+            # Rows this DIA cannot read are left out (their raw JSON holds host and pid), with a note.
+            reports: Any = (public_report(r) for r in store.iter_runs())
+        else:
+            reports = store.iter_stored()  # rows this DIA cannot read too, as stored: a backup is complete
         if fmt is ExportFormat.parquet:
             assert output is not None
             count = files.write_parquet(reports, output)
@@ -273,8 +296,10 @@ def export(
                         count = writer(reports, fh)
                 except OSError as exc:
                     raise fail(f"{output}: cannot write ({exc.strerror})") from None
+        for line in store.read_problems:
+            note("note:", f"{line}; " + ("left out of a public export" if public else "exported as stored"))
         if output is not None:
-            err_console.print(f"exported {count} run(s) from {store.masked_url} to {output}", highlight=False)
+            err_console.print(f"exported {count} run(s) from {store.masked_url} to {output}", highlight=False, soft_wrap=True)
 
 
 def import_(
@@ -285,7 +310,9 @@ def import_(
     """Import reports (idempotent: a run already stored is updated, never duplicated).
 
     Each report must be consistent (totals = sum of their parts); one stating energy but
-    no carbon is converted with its location (none: the world default, estimated).
+    no carbon is converted with its location (none: the world default, estimated). Every
+    refused record is named (file, record, line, reason), every other one is stored, and
+    the last line says how many were; exit 1 if any was refused.
     """
     from dia.convert.complete import convert_if_missing
     from dia.record.files import import_reports
@@ -293,15 +320,19 @@ def import_(
     with open_store(db) as store:
         summary = import_reports(store, path, prepare=convert_if_missing)
         if as_json:
-            _print_lines([json.dumps({"imported": summary.imported, "skipped": list(summary.skipped),
-                                      "store": store.masked_url}, indent=2)])
-            if summary.skipped:
-                raise typer.Exit(1)
-            return
-        for line in summary.skipped:
-            note("skipped", line, style="red")
-        err_console.print(f"imported {summary.imported} run(s) into {store.masked_url}"
-                          + (f"; skipped {len(summary.skipped)}" if summary.skipped else ""), highlight=False)
+            _print_lines([json.dumps({"records": summary.records, "imported": summary.imported,
+                                      "skipped": list(summary.skipped), "store": store.masked_url,
+                                      "error": summary.aborted}, indent=2)])
+        else:
+            for line in summary.skipped:
+                note("skipped", line, style="red")
+            if summary.aborted is None:
+                err_console.print(summary.line(store.masked_url), highlight=False, soft_wrap=True)
+    if summary.aborted is not None:
+        stored = f"imported {summary.imported:,} record(s) before it" if summary.imported else "nothing imported"
+        raise fail(f"{summary.aborted} ({stored}; import stopped)")
+    if summary.records == 0:
+        raise fail(f"{path.name}: no reports found")
     if summary.skipped:
         raise typer.Exit(1)
 

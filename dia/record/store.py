@@ -23,17 +23,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pydantic import ValidationError
 from sqlalchemy import String, case, delete, event, func, inspect, select, text, type_coerce
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine
 
 from dia import settings
-from dia.constants import APP_NAME, DEFAULT_DB_FILENAME, STALE_HEARTBEAT_FACTOR
-from dia.errors import LineageCycleError, StoreError
-from dia.record.report import Interval, RunReport, RunStatus, parse_kind
+from dia.constants import APP_NAME, DEFAULT_DB_FILENAME, SCHEMA_VERSION, STALE_HEARTBEAT_FACTOR
+from dia.errors import DIAError, LineageCycleError, StoreError
+from dia.record.report import Interval, RunReport, RunStatus, parse_kind, validation_problems
 from dia.record.tables import EdgeRow, ModelRow, RunRow
-from dia.redact import mask_url
+from dia.redact import describe_error, mask_url, redact_text
 
 _QUALITY_COLUMNS = {"energy_quality", "water_quality"}
 _QUANTITY_INDEX = {"energy_kwh": 0, "carbon_kg": 1, "water_l": 2}
@@ -119,6 +120,20 @@ class Refusal:
     reason: str
 
 
+@dataclass(frozen=True)
+class UnreadableRun:
+    """A stored run this DIA cannot read as a :class:`RunReport`: its id, its stored JSON
+    as is (a backup exports it whole) and one line saying why.
+
+    >>> UnreadableRun("1234abcd-0000", "{}", "run 1234abcd: schema 2.0 is newer than this DIA reads; upgrade DIA").id
+    '1234abcd-0000'
+    """
+
+    id: str
+    report_json: str
+    problem: str
+
+
 class DatedRun(NamedTuple):
     """A production run as the timeline needs it: model, end-else-start date (naive UTC)
     and its central energy, carbon and water (``None``: not disclosed)."""
@@ -194,6 +209,9 @@ class Store:
         self.url = _normalise_url(url or default_database_url())
         self.masked_url = mask_url(self.url)
         self.read_only = read_only
+        # One line per stored row this DIA could not read (a newer schema, a row edited by
+        # hand), met by a read so far: the CLI prints them; the rows are still listed.
+        self.read_problems: list[str] = []
         self.engine = self._connect()
         # Writes go through this view of the engine: on SQLite its transactions take the
         # write lock up front (BEGIN IMMEDIATE); reads stay plain so WAL readers never wait.
@@ -426,7 +444,10 @@ class Store:
                 stmt = select(RunRow).where(col(RunRow.id).startswith(run_id, autoescape=True)).limit(2)
                 rows = session.execute(stmt).scalars().all()
                 row = rows[0] if len(rows) == 1 else None
-            return None if row is None else self._present(RunReport.model_validate_json(row.report_json))
+            if row is None:
+                return None
+            read = self._read_row(row.id, row.report_json)
+            return self._present(read if isinstance(read, RunReport) else self._stand_in(session, read))
 
     def list_runs(
         self,
@@ -448,7 +469,7 @@ class Store:
         shown_status = RunStatus(status) if status is not None else None
         # A stored "running" run may be shown as interrupted: fetch both, decide below.
         live = shown_status in (RunStatus.RUNNING, RunStatus.INTERRUPTED)
-        stmt = self._filtered(select(col(RunRow.report_json)), model_id, None if live else status,
+        stmt = self._filtered(select(col(RunRow.id), col(RunRow.report_json)), model_id, None if live else status,
                               kind, country, logical)
         if live:
             stmt = stmt.where(col(RunRow.status).in_([RunStatus.RUNNING.value, RunStatus.INTERRUPTED.value]))
@@ -460,7 +481,10 @@ class Store:
                 stmt = stmt.limit(limit)
         with self._session() as session:
             rows = session.execute(stmt).all()
-            reports = [self._present(RunReport.model_validate_json(r[0])) for r in rows]
+            reports = []
+            for run_id, js in rows:
+                read = self._read_row(run_id, js)
+                reports.append(self._present(read if isinstance(read, RunReport) else self._stand_in(session, read)))
             if live:
                 reports = [r for r in reports if r.status is shown_status]
                 reports = reports[offset:] if limit is None else reports[offset:offset + limit]
@@ -471,7 +495,19 @@ class Store:
         return reports
 
     def iter_runs(self, *, batch: int = 1000, logical: bool = False) -> Iterator[RunReport]:
-        """Every stored run (all ranks by default) as stored, ordered by id, for export."""
+        """Every stored run (all ranks by default) as stored, ordered by id.
+
+        A row this DIA cannot read is left out, its one-line note added to
+        :attr:`read_problems` (:meth:`iter_stored` yields it, for a complete export).
+        """
+        for item in self.iter_stored(batch=batch, logical=logical):
+            if isinstance(item, RunReport):
+                yield item
+
+    def iter_stored(self, *, batch: int = 1000, logical: bool = False) -> Iterator[RunReport | UnreadableRun]:
+        """Every stored run, ordered by id, for a backup: the report, or for a row this DIA
+        cannot read (a newer schema, a row edited by hand) an :class:`UnreadableRun` with
+        the stored JSON as is (its note also goes to :attr:`read_problems`)."""
         after = ""
         while True:
             # Keyset pagination: stable while other processes write.
@@ -483,8 +519,8 @@ class Store:
                 rows = session.execute(stmt).all()
             if not rows:
                 return
-            for _run_id, js in rows:
-                yield RunReport.model_validate_json(js)
+            for run_id, js in rows:
+                yield self._read_row(run_id, js)
             after = rows[-1][0]
 
     def run_count(self, *, model_id: str | None = None, status: str | None = None,
@@ -510,10 +546,60 @@ class Store:
     def _group_members(self, session: Session, groups: set[str]) -> dict[str, list[RunReport]]:
         out: dict[str, list[RunReport]] = {}
         stmt = select(col(RunRow.report_json)).where(col(RunRow.run_group).in_(groups), col(RunRow.rank) > 0)
-        for (js,) in session.execute(stmt).all():
-            rep = RunReport.model_validate_json(js)
-            out.setdefault(rep.run_group or "", []).append(rep)
+        for js, run_id in session.execute(stmt.add_columns(col(RunRow.id))).all():
+            rep = self._read_row(run_id, js)
+            if isinstance(rep, RunReport):  # an unreadable rank is left out of the sum, with its note
+                out.setdefault(rep.run_group or "", []).append(rep)
         return out
+
+    def _read_row(self, run_id: str, report_json: str) -> RunReport | UnreadableRun:
+        """The stored report, or the row as :class:`UnreadableRun` (never an exception:
+        one bad row must not break a listing or a backup). Its note goes to
+        :attr:`read_problems`."""
+        try:
+            return RunReport.model_validate_json(report_json)
+        except ValidationError as exc:
+            # The first problem, without the stored value it quotes: the note may be shown publicly.
+            reason = _unreadable_reason(report_json, redact_text(validation_problems(exc)[0].split(" (got ")[0]))
+        except (DIAError, ValueError, TypeError, RecursionError) as exc:
+            reason = _unreadable_reason(report_json, describe_error(exc))
+        problem = f"run {run_id[:8]}: {reason}"
+        if problem not in self.read_problems:
+            self.read_problems.append(problem)
+        return UnreadableRun(run_id, report_json, problem)
+
+    def _stand_in(self, session: Session, unreadable: UnreadableRun) -> RunReport:
+        """A run this DIA cannot read, shown from its table columns (id, model, kind,
+        status, dates, energy) with the reason as its note: listed, never dropped."""
+        names = ["model_id", "kind", "status", "started_at", "ended_at", "heartbeat_at", "run_group", "rank",
+                 "energy_kwh", "energy_kwh_low", "energy_kwh_high"]
+        if self._has_quality_columns:  # a store written by an older DIA may lack it
+            names.append("energy_quality")
+        stmt = select(*(getattr(RunRow, n) for n in names)).where(col(RunRow.id) == unreadable.id)
+        found = session.connection().execute(stmt).first()
+        row = dict(zip(names, found, strict=True)) if found is not None else {}
+        energy = {"value": 0.0, "unit": "kWh", "quality": "unavailable"}
+        fields: dict[str, Any] = {}
+        if row:
+            quality = row.get("energy_quality") or ("reported" if (row["energy_kwh_high"] or 0) > 0 else None)
+            if quality not in (None, "unavailable"):
+                energy = {"value": row["energy_kwh"], "low": row["energy_kwh_low"], "high": row["energy_kwh_high"],
+                          "unit": "kWh", "quality": quality}
+            fields = {"model_id": row["model_id"], "kind": row["kind"], "status": row["status"],
+                      "started_at": _aware_utc(row["started_at"]), "ended_at": _aware_utc(row["ended_at"]),
+                      "heartbeat_at": _aware_utc(row["heartbeat_at"]), "run_group": row["run_group"],
+                      "rank": row["rank"]}
+        base = {"id": unreadable.id, "notes": [unreadable.problem], "energy": {"it_kwh": energy}}
+        # Columns edited by hand may not validate either: fall back to fewer of them.
+        for attempt in ({**base, **fields}, {**base, "status": fields.get("status", "completed")},
+                        {**base, "energy": {"it_kwh": {"value": 0.0, "unit": "kWh", "quality": "unavailable"}}}):
+            try:
+                return RunReport.model_validate(attempt)
+            except (ValidationError, DIAError, ValueError, TypeError):
+                continue
+        return RunReport.model_validate({"notes": [unreadable.problem],
+                                         "energy": {"it_kwh": {"value": 0.0, "unit": "kWh",
+                                                               "quality": "unavailable"}}})
 
     def _present(self, report: RunReport) -> RunReport:
         """A running run whose process is gone and whose heartbeat is stale is shown interrupted."""
@@ -958,6 +1044,32 @@ def _naive_utc(value: Any) -> datetime | None:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value  # type: ignore[no-any-return]
+
+
+def _unreadable_reason(report_json: str, detail: str) -> str:
+    """Why a stored report cannot be read: a schema from the future, else ``detail``.
+
+    >>> _unreadable_reason('{"schema_version": "2.0"}', "x")
+    'schema 2.0 is newer than this DIA reads; upgrade DIA'
+    """
+    try:
+        version = json.loads(report_json).get("schema_version")
+    except (ValueError, RecursionError, AttributeError):
+        version = None
+    if isinstance(version, str):
+        try:
+            newer = int(version.split(".")[0]) > int(SCHEMA_VERSION.split(".")[0])
+        except ValueError:
+            newer = False
+        if newer:
+            return f"schema {version[:20]} is newer than this DIA reads; upgrade DIA"
+    return f"stored report cannot be read by this DIA ({detail[:200]})"
+
+
+def _aware_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
 
 
 def _naive(dt: datetime) -> datetime:

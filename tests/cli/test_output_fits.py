@@ -92,7 +92,7 @@ def test_json_outputs_parse(long_ids_db: str, tmp_path: Path) -> None:
     exported = tmp_path / "runs.jsonl"
     assert _dia(long_ids_db, "export", "-o", str(exported)).returncode == 0
     checked = json.loads(_dia(long_ids_db, "validate", str(exported), "--json").stdout)
-    assert checked == {"file": str(exported), "records": 3, "problems": []}
+    assert checked == {"file": str(exported), "records": 3, "valid": 3, "refused": 0, "problems": []}
     other = f"sqlite:///{tmp_path / 'other.db'}"
     imported = json.loads(_dia(other, "import", str(exported), "--json").stdout)
     assert imported["imported"] == 3 and imported["skipped"] == []

@@ -83,9 +83,9 @@ def test_import_refuses_the_inconsistent_record_and_stores_the_good_ones(tmp_pat
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
-    assert skipped == ["skipped runs.jsonl: record 2: carbon.total_kg: 5 is not operational_kg + embodied_kg "
-                       "(1.5) (and 1 more)"]
-    assert "imported 2 run(s) into" in result.stderr and result.stderr.rstrip().endswith("; skipped 1")
+    assert skipped == ["skipped runs.jsonl: record 2 (line 2): carbon.total_kg: 5 is not operational_kg + "
+                       "embodied_kg (1.5) (and 1 more)"]
+    assert result.stderr.splitlines()[-1] == f"imported 2 of 3 records into {db}; 1 refused"
     with Store(db) as store:
         assert sorted(r.id for r in store.iter_runs()) == sorted(r.id for r in good)
     rollup = invoke("rollup", "org/good-a", "--json", "--db", db)
@@ -100,8 +100,8 @@ def test_validate_names_the_record_and_field_and_exits_1(tmp_path: Path) -> None
     result = invoke("validate", str(path))
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        "runs.jsonl: record 2: carbon.total_kg: 5 is not operational_kg + embodied_kg (1.5)",
-        "runs.jsonl: record 2: carbon.total_kg.quality: measured is better than its parts (estimated)",
+        "runs.jsonl: record 2 (line 2): carbon.total_kg: 5 is not operational_kg + embodied_kg (1.5)",
+        "runs.jsonl: record 2 (line 2): carbon.total_kg.quality: measured is better than its parts (estimated)",
     ]
     assert invoke("validate", str(write_jsonl(tmp_path / "ok.jsonl", [good_report("org/a")]))).exit_code == 0
 
@@ -113,7 +113,7 @@ def test_a_refused_update_leaves_the_stored_run_untouched(tmp_path: Path) -> Non
     update = the_issue_report("org/kept", id=stored.id)
     result = invoke("import", str(write_jsonl(tmp_path / "update.jsonl", [update])), "--db", db)
     assert result.exit_code == 1
-    assert "update.jsonl: record 1: carbon.total_kg" in result.stderr
+    assert "update.jsonl: record 1 (line 1): carbon.total_kg" in result.stderr
     with Store(db) as store:
         assert store.get_run(stored.id) == stored
         assert store.run_count() == 1
@@ -126,8 +126,8 @@ def test_ingest_of_a_report_file_refuses_it_too(tmp_path: Path) -> None:
     write_jsonl(root / "runs.jsonl", [good_report("org/a"), the_issue_report()])
     result = invoke("ingest", str(root), "--db", db)
     assert result.exit_code == 1
-    assert ("skipped runs.jsonl: record 2: carbon.total_kg: 5 is not operational_kg + embodied_kg (1.5) "
-            "(and 1 more)") in result.output
+    assert ("skipped runs.jsonl: record 2 (line 2): carbon.total_kg: 5 is not operational_kg + embodied_kg "
+            "(1.5) (and 1 more)") in result.output
     assert [r.model_id for r in Store(db).iter_runs()] == ["org/a"]
 
 
@@ -211,7 +211,7 @@ def test_low_value_high_order_is_refused_by_the_schema(tmp_path: Path) -> None:
     row["carbon"] = {"operational_kg": kg(1.0, low=2.0), "total_kg": kg(1.0, low=2.0)}
     result = invoke("validate", str(write_jsonl(tmp_path / "runs.jsonl", [row])))
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0] == ("runs.jsonl: record 1: carbon.operational_kg: low (2.0) is "
+    assert result.stdout.splitlines()[0] == ("runs.jsonl: record 1 (line 1): carbon.operational_kg: low (2.0) is "
                                              "greater than value (1.0)")
 
 

@@ -154,6 +154,6 @@ def test_an_implausible_stated_facility_energy_is_refused_with_one_line(tmp_path
     energy = report.energy.model_copy(update={"facility_kwh": Quantity.of(100.0, "kWh", "measured")})
     result = import_file(tmp_path, [report.model_copy(update={"energy": energy}), energy_only("org/fine")], db)
     assert result.exit_code == 1
-    assert ("skipped runs.jsonl: record 1: energy.facility_kwh: 100 is 10 x it_kwh, a PUE outside 1-5: "
+    assert ("skipped runs.jsonl: record 1 (line 1): energy.facility_kwh: 100 is 10 x it_kwh, a PUE outside 1-5: "
             "not converted (check the units of the two energies)") in result.stderr
     assert [r.model_id for r in Store(db).iter_runs()] == ["org/fine"]

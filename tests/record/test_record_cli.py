@@ -192,11 +192,11 @@ def test_validate(tmp_path: Path, make_report: Make) -> None:
     proc = dia("validate", str(bad))
     assert proc.returncode == 1
     assert proc.stdout.splitlines() == [
-        "runs.jsonl: record 3: energy.it_kwh.low: must not be negative (got -1.0)",
-        "runs.jsonl: record 4: not valid JSON: Expecting property name enclosed in double quotes (column 2)",
-        "runs.jsonl: record 5: kind: unknown run kind 'nonsense'; expected one of "
+        "runs.jsonl: record 3 (line 3): energy.it_kwh.low: must not be negative (got -1.0)",
+        "runs.jsonl: record 4 (line 4): not valid JSON: Expecting property name enclosed in double quotes (column 2)",
+        "runs.jsonl: record 5 (line 5): kind: unknown run kind 'nonsense'; expected one of "
         "pretraining, finetuning, adapter, quantization, merge, distillation, conversion, evaluation, inference, other",
-        "runs.jsonl: record 5: started_at: must be timezone-aware (UTC)",
+        "runs.jsonl: record 5 (line 5): started_at: must be timezone-aware (UTC)",
     ]
     assert "Traceback" not in proc.stderr
     assert_one_line_error(dia("validate", str(tmp_path / "missing.jsonl")), "no such file")
@@ -215,7 +215,7 @@ def test_export_import_round_trip(filled_db: tuple[str, list[RunReport]], tmp_pa
     empty = f"sqlite:///{tmp_path}/empty.sqlite"
     imported = dia("import", str(dump), "--db", empty)
     assert imported.returncode == 0, imported.stderr
-    assert "imported 3 run(s)" in imported.stderr
+    assert imported.stderr.splitlines()[-1] == f"imported 3 of 3 records into {empty}"
     assert dia("import", str(dump), "--db", empty).returncode == 0  # twice: idempotent
     second = dia("export", "--db", empty)
     before = {r.id: r for r in map(RunReport.model_validate_json, first.stdout.splitlines())}
@@ -293,9 +293,9 @@ def test_import_skips_bad_records_and_cycles(tmp_path: Path, make_report: Make) 
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
-    assert "skipped in.jsonl: record 2: lineage cycle: org/a -> org/c -> org/b -> org/a" in lines
-    assert "skipped in.jsonl: record 3: energy.it_kwh.value: must not be negative (got -5.0)" in lines
-    assert lines[-1] == f"imported 2 run(s) into {url}; skipped 2"
+    assert "skipped in.jsonl: record 2 (line 2): lineage cycle: org/a -> org/c -> org/b -> org/a" in lines
+    assert "skipped in.jsonl: record 3 (line 3): energy.it_kwh.value: must not be negative (got -5.0)" in lines
+    assert lines[-1] == f"imported 2 of 4 records into {url}; 2 refused"
     store = Store(url)
     assert sorted(r.id for r in store.iter_runs()) == sorted([earlier.id, *(r.id for r in good)])
     assert store.get_run(earlier.id) == earlier
