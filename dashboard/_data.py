@@ -275,7 +275,11 @@ def run_page(store: Store, *, model_id: str | None = None, kind: str | None = No
         # (not comparable for running/interrupted: those are decided when read).
         expected = min(page_size, max(0, count - page * page_size))
         missing = expected - len(runs) if status not in ("running", "interrupted") else 0
-        return RunPage(count, runs, max(0, missing))
+        # A row the store could read only from its columns (marked ``unreadable``) is
+        # counted in the page's one-line note, not listed as if it were whole.
+        problems: list[BaseException] = [DIAError(r.extra["unreadable"]) for r in runs if "unreadable" in r.extra]
+        runs = [r for r in runs if "unreadable" not in r.extra]
+        return RunPage(count, runs, max(0, missing) + len(problems), problems)
     runs: list[RunReport] = []
     problems: list[BaseException] = []
     for offset in range(page * page_size, min(count, (page + 1) * page_size)):

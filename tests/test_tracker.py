@@ -169,6 +169,28 @@ def test_resume_continues_energy_counters_and_phases() -> None:
     assert Store().run_count(model_id="me/resumed") == 1
 
 
+def test_a_run_stored_by_a_newer_dia_is_never_overwritten_by_a_resume() -> None:
+    import sqlite3
+
+    from dia.record.store import sqlite_file
+
+    with track("me/newer", sample_interval_s=0.05) as first:
+        pass
+    newer = first.report.model_dump(mode="json") | {"schema_version": "2.0", "from_the_future": True}
+    path = sqlite_file()
+    assert path is not None
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE dia_runs SET report_json = ? WHERE id = ?", (json.dumps(newer), first.id))
+    with track("me/newer", run_id=first.id) as second:
+        pass
+    assert second.id != first.id
+    assert any(n.startswith(f"run {first.id} cannot be resumed (") for n in second.report.notes)
+    with sqlite3.connect(path) as con:
+        (stored,) = con.execute("SELECT report_json FROM dia_runs WHERE id = ?", (first.id,)).fetchone()
+    assert json.loads(stored) == newer  # the newer DIA's row is untouched
+    assert Store().get_run(second.id) is not None
+
+
 def test_checkpoints_write_heartbeats_while_running(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIA_CHECKPOINT_S", "0.1")
     with track("me/checkpointed", sample_interval_s=0.05) as run:

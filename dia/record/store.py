@@ -589,7 +589,10 @@ class Store:
                       "started_at": _aware_utc(row["started_at"]), "ended_at": _aware_utc(row["ended_at"]),
                       "heartbeat_at": _aware_utc(row["heartbeat_at"]), "run_group": row["run_group"],
                       "rank": row["rank"]}
-        base = {"id": unreadable.id, "notes": [unreadable.problem], "energy": {"it_kwh": energy}}
+        # ``extra["unreadable"]`` marks the stand-in: a page may leave it out, a resume must not
+        # write over the stored row with it.
+        base = {"id": unreadable.id, "notes": [unreadable.problem], "energy": {"it_kwh": energy},
+                "extra": {"unreadable": unreadable.problem}}
         # Columns edited by hand may not validate either: fall back to fewer of them.
         for attempt in ({**base, **fields}, {**base, "status": fields.get("status", "completed")},
                         {**base, "energy": {"it_kwh": {"value": 0.0, "unit": "kWh", "quality": "unavailable"}}}):
@@ -597,7 +600,7 @@ class Store:
                 return RunReport.model_validate(attempt)
             except (ValidationError, DIAError, ValueError, TypeError):
                 continue
-        return RunReport.model_validate({"notes": [unreadable.problem],
+        return RunReport.model_validate({"notes": [unreadable.problem], "extra": {"unreadable": unreadable.problem},
                                          "energy": {"it_kwh": {"value": 0.0, "unit": "kWh",
                                                                "quality": "unavailable"}}})
 

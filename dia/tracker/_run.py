@@ -297,6 +297,11 @@ class Run:
         if previous is None:
             self._notes.append(f"run {self.id} not in the store: started afresh under that id")
             return
+        if "unreadable" in previous.extra:  # written by a newer DIA: never overwrite it
+            stored_id, self.id = self.id, _new_id()
+            self._notes.append(f"run {stored_id} cannot be resumed ({previous.extra['unreadable']}): "
+                               f"measured as a new run")
+            return
         self.id = previous.id
         self._previous = previous
         self._started_at = previous.started_at or self._started_at

@@ -195,7 +195,7 @@ def _import_with_one_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ur
 
 def test_sqlite_refusing_one_record_names_it_and_stores_the_others(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    result, _ = _import_with_one_refused(tmp_path, monkeypatch, f"sqlite:///{tmp_path}/store.sqlite", "pid", 2**63)
+    result, _ = _import_with_one_refused(tmp_path, monkeypatch, f"sqlite:///{tmp_path}/store.sqlite", "rank", 2**63)
     assert "too large" in lines_of(result.stderr, "skipped ")[0]
 
 

@@ -66,14 +66,14 @@ def _validate_and_import(tmp_path: Path, url: str, bad: dict[str, Any], field: s
 
     checked = _dia("validate", str(path))
     assert checked.exit_code == 1, checked.output
-    assert f"runs.jsonl: record 2: {field}" in checked.output
+    assert f"runs.jsonl: record 2 (line 2): {field}" in checked.output
     assert "Traceback" not in checked.output
     assert checked.exception is None or isinstance(checked.exception, SystemExit)
 
     imported = _dia("import", str(path), "--db", url)
     assert imported.exit_code == 1, imported.output
     lines = [line for line in imported.output.splitlines() if "record 2" in line]
-    assert len(lines) == 1 and f"record 2: {field}" in lines[0], imported.output
+    assert len(lines) == 1 and f"record 2 (line 2): {field}" in lines[0], imported.output
     assert "Traceback" not in imported.output
     assert _stored_ids(url) == before | {good[0]["id"], good[1]["id"]}
 
@@ -362,7 +362,7 @@ def test_an_unusable_checkpoint_interval_is_one_line_before_the_command_runs(val
     monkeypatch.setenv("DIA_CHECKPOINT_S", value)
     result = _dia("run", "--model", "org/x", "--db", f"sqlite:///{tmp_path / 's.sqlite'}", "--",
                   sys.executable, "-c", f"open({str(marker)!r}, 'w').close()")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # refused before the command runs, like a bad option
     assert result.output.strip() == (f"error: DIA_CHECKPOINT_S={value!r}: expected a number of seconds above 0 "
                                      "and at most 86400")
     assert not marker.exists()
