@@ -668,8 +668,8 @@ class RunReport(_ReportModel):
     ended_at: datetime | None = None
     duration_s: _Seconds | None = None
     heartbeat_at: datetime | None = Field(default=None, description="last checkpoint of a running run")
-    checkpoint_s: float | None = Field(default=None, gt=0, allow_inf_nan=False,
-                                       description="the writer's checkpoint interval: staleness is judged by it")
+    checkpoint_s: _Seconds | None = Field(default=None, gt=0,
+                                          description="the writer's checkpoint interval: staleness is judged by it")
     process_started_at: datetime | None = Field(
         default=None, description="start time of the writing process: a reused pid is not taken for it")
 
