@@ -152,3 +152,12 @@ def test_v01_round_trip_keeps_ranges_lineage_and_context(run_factory: MakeRun) -
     assert (report.location.country, report.location.region) == ("CAN", "CA-ON")
     assert report.gpu_hours == pytest.approx(4.0)
     assert {f.name: f.value for f in report.factors} == {"carbon_intensity": 0.25}
+
+
+@pytest.mark.parametrize("x", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_figure_is_refused_never_written_as_zero(x: float) -> None:
+    from dia.errors import CardError
+    from dia.hub.formats._common import rounded
+
+    with pytest.raises(CardError, match="not finite"):
+        rounded(x)

@@ -294,8 +294,13 @@ def check_scope(block: dict[str, Any], where: str) -> None:
 
 def rounded(x: float) -> float:
     """Nine significant digits: stable YAML across runs (float noise gone), and a card read
-    back gives the stored figure within 1e-6 relative (six digits can be 5e-6 off)."""
-    if x == 0 or not math.isfinite(x):
+    back gives the stored figure within 1e-6 relative (six digits can be 5e-6 off).
+
+    A non-finite figure (a sum past float range) is refused: written as 0 it would be a
+    silent wrong number."""
+    if not math.isfinite(x):
+        raise CardError(f"cannot write a figure that is not finite ({x}): a sum past float range")
+    if x == 0:
         return 0.0
     return float(f"{x:.9g}")
 
