@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -967,6 +967,10 @@ class _Lineage:
 
     def __init__(self, up: dict[str, dict[str, str]]) -> None:
         self.up = up  # child -> {parent: edge source}
+        self.down: dict[str, set[str]] = {}  # parent -> children, the same edges read downwards
+        for child, parents in up.items():
+            for parent in parents:
+                self.down.setdefault(parent, set()).add(child)
 
     @classmethod
     def load(cls, session: Session, starts: Iterable[str]) -> _Lineage:
@@ -987,29 +991,41 @@ class _Lineage:
         return cls(up)
 
     def check(self, child: str, parent: str) -> None:
-        """Raise :class:`LineageCycleError` if ``child -> parent`` would close a cycle."""
+        """Raise :class:`LineageCycleError` if ``child -> parent`` would close a cycle.
+
+        A search from both ends, always widening the side with fewer edges to follow: up
+        from ``parent``, down from ``child``. A chain stored top-down or bottom-up costs one step per edge, not
+        its depth (a one-sided search made a 100,000-model chain quadratic). Every model on
+        a path down from ``child`` to ``parent`` is an ancestor of ``parent``, so loaded.
+        """
         if child == parent:
             raise LineageCycleError(f"self-loop: {child} lists itself as a parent")
         if parent in self.up.get(child, ()):
             return  # an edge already stored: restating it changes nothing
-        came_from: dict[str, str | None] = {parent: None}
-        frontier = [parent]
-        while frontier and child not in came_from:
-            nxt = []
-            for node in frontier:
-                for up in self.up.get(node, ()):
-                    if up not in came_from:
-                        came_from[up] = node
-                        nxt.append(up)
-            frontier = nxt
-        if child not in came_from:
+        above: dict[str, str | None] = {parent: None}  # reached up from parent: the model below it
+        below: dict[str, str | None] = {child: None}  # reached down from child: the model above it
+        up_front, down_front = [parent], [child]
+        meet = child if child in above else None
+        while meet is None and up_front and down_front:
+            # Widen the side with fewer edges to follow: a side that has none ends the search.
+            if _fan_out(up_front, self.up) <= _fan_out(down_front, self.down):
+                up_front, meet = _widen(up_front, self.up, above, below)
+            else:
+                down_front, meet = _widen(down_front, self.down, below, above)
+        if meet is None:
             return
-        path = [child]
-        while (step := came_from[path[-1]]) is not None:
+        path = [meet]  # parent ... meet, walking up
+        while (step := above[path[-1]]) is not None:
             path.append(step)
-        raise LineageCycleError("lineage cycle: " + " -> ".join([child, *reversed(path)]))
+        path.reverse()
+        node = below[meet]
+        while node is not None:  # meet ... child, walking up
+            path.append(node)
+            node = below[node]
+        raise LineageCycleError("lineage cycle: " + " -> ".join([child, *path]))
 
     def add(self, child: str, parent: str, source: str, *, replace_source: bool = False) -> None:
+        self.down.setdefault(parent, set()).add(child)
         ups = self.up.setdefault(child, {})
         if replace_source:
             ups[parent] = source
@@ -1021,6 +1037,26 @@ class _Lineage:
         ups = self.up.get(child, {})
         for old in [p for p, s in ups.items() if s == source and p not in parents]:
             del ups[old]
+            self.down.get(old, set()).discard(child)
+
+
+def _fan_out(front: list[str], links: Mapping[str, Sized]) -> int:
+    return sum(len(links.get(node, ())) for node in front)
+
+
+def _widen(front: list[str], links: Mapping[str, Iterable[str]], seen: dict[str, str | None],
+           other: dict[str, str | None]) -> tuple[list[str], str | None]:
+    """One step of :meth:`_Lineage.check`'s search: the next frontier, and the model where
+    it met the other side's search (``None`` if it did not)."""
+    nxt: list[str] = []
+    for node in front:
+        for linked in sorted(links.get(node, ())):  # sorted: the same cycle named every time
+            if linked not in seen:
+                seen[linked] = node
+                if linked in other:
+                    return nxt, linked
+                nxt.append(linked)
+    return nxt, None
 
 
 def _merge_record(old: ModelRecord | None, new: ModelRecord) -> ModelRecord:
