@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 NOT_DISCLOSED = "not disclosed"  # a figure no report gave: never printed as 0
-_TREE_LEVELS = 64  # deeper, a tree view is wider than any terminal (and slow to draw)
+_TREE_LEVELS = 32  # deeper, a tree view is wider than any terminal (and slow to draw)
+_LABEL_COLUMNS = 40  # what a node's label needs beside its 4-column indent per level
 
 
 def _fmt(interval: Interval | None, unit: str, missing: str = NOT_DISCLOSED) -> str:
@@ -89,22 +90,24 @@ def _lineage_doc(graph: LineageGraph, model_id: str, up: dict[str, int], down: d
 def _tree(graph: LineageGraph, model_id: str, up: dict[str, int], down: dict[str, int], owns: dict[str, Any]) -> Tree:
     """The tree view, built without recursion (a 100,000-deep chain must not hit Python's
     recursion limit): each model is expanded once; met again (a merge, a shared ancestor,
-    or a cycle stored by an older DIA) it is shown and marked as shown above. Past
-    ``_TREE_LEVELS`` levels a line says the rest is in ``--json`` (no terminal shows it)."""
+    or a cycle stored by an older DIA) it is shown and marked as shown above. Past the
+    levels the terminal has room for (Rich silently drops what is deeper), a line says
+    the rest is in ``--json``."""
     from rich.text import Text
     from rich.tree import Tree
 
-    cut = Text(f"... deeper than {_TREE_LEVELS} levels: --json lists every model", style="dim")
+    levels = max(2, min(_TREE_LEVELS, (console.width - _LABEL_COLUMNS) // 4))
+    cut = Text(f"... deeper than {levels} levels: --json lists every model", style="dim")
     rels = graph.relations_to_parents(model_id)
     root = Tree(_node_label(model_id, ", ".join(sorted(set(rels.values()))) or "pretraining", owns.get(model_id)))
     if len(up) > 1:
         ancestors = root.add("ancestors", style="dim")
         shown_up: set[str] = {model_id}
-        stack: list[tuple[Tree, str, int]] = [(ancestors, model_id, 0)]
+        stack: list[tuple[Tree, str, int]] = [(ancestors, model_id, 1)]  # one level down already
         while stack:
             node, mid, level = stack.pop()
             parents = [(p, r) for p, r in sorted(graph.relations_to_parents(mid).items()) if p in up]
-            if parents and level == _TREE_LEVELS:
+            if parents and level == levels:
                 node.add(cut)
                 continue
             branches = []
@@ -121,7 +124,7 @@ def _tree(graph: LineageGraph, model_id: str, up: dict[str, int], down: dict[str
     while stack:
         node, mid, level = stack.pop()
         children = [c for c in graph.children(mid) if c in down]
-        if children and level == _TREE_LEVELS:
+        if children and level == levels:
             node.add(cut)
             continue
         branches = []
