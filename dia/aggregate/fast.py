@@ -132,7 +132,8 @@ def _add_rows(target: FloatArray, index: IntArray, rows: FloatArray) -> None:
 class FamilyEngine:
     """Exact family/upstream sums over a DAG given as ``parents[i] -> children[i]`` index pairs.
 
-    The graph must be acyclic (the store guarantees it). Values are any ``(n, k)`` matrix.
+    The graph must be acyclic (the store guarantees it; a stored cycle raises
+    :class:`~dia.errors.LineageCycleError` instead of looping). Values are any ``(n, k)`` matrix.
     """
 
     def __init__(self, n: int, parents: Sequence[int] | IntArray, children: Sequence[int] | IntArray) -> None:
@@ -161,6 +162,34 @@ class FamilyEngine:
         self._height: IntArray | None = None
         self._depth: IntArray | None = None
         self._in_a: npt.NDArray[np.bool_] | None = None
+        self._acyclic = False
+
+    def _require_acyclic(self) -> None:
+        """Raise :class:`~dia.errors.LineageCycleError` if the graph has a cycle.
+
+        The store refuses cycles, but one written by an older DIA or by hand would make the
+        level loops below run forever. Peeling sources level by level (Kahn) costs one
+        vectorised round per level of the DAG, like :func:`_longest_path_levels`.
+        """
+        if self._acyclic:
+            return
+        indeg = self.indeg.copy()
+        front = np.flatnonzero(indeg == 0)
+        peeled = 0
+        while len(front):
+            peeled += len(front)
+            below = _gather(self.child_ptr, self.child_idx, front)
+            if len(below) * 8 > self.n:  # a wide level: one counting pass
+                indeg -= np.bincount(below, minlength=self.n)
+            else:  # a narrow one (a deep chain): touch only those models
+                np.subtract.at(indeg, below, 1)
+            front = _sorted_unique(below[indeg[below] == 0])
+        if peeled < self.n:
+            from dia.errors import LineageCycleError
+
+            raise LineageCycleError(f"lineage cycle in the store ({self.n - peeled} models on or below it): "
+                                    "family totals need a DAG; `dia lineage` names the cycle")
+        self._acyclic = True
 
     # -- structure (computed once, cached) -------------------------------------------------
 
@@ -191,6 +220,7 @@ class FamilyEngine:
     def height(self) -> IntArray:
         """Longest path down to a leaf (0 for leaves)."""
         if self._height is None:
+            self._require_acyclic()
             self._height = _longest_path_levels(self.child, self.parent, self.n)
         return self._height
 
@@ -198,6 +228,7 @@ class FamilyEngine:
     def depth(self) -> IntArray:
         """Longest path up from a root (0 for roots)."""
         if self._depth is None:
+            self._require_acyclic()
             self._depth = _longest_path_levels(self.parent, self.child, self.n)
         return self._depth
 
@@ -214,6 +245,7 @@ class FamilyEngine:
     def merge_ancestry(self) -> tuple[IntArray, IntArray]:
         """``(merge, member)`` pairs: each multi-parent model with itself and its unique ancestors."""
         if self._pairs is None:
+            self._require_acyclic()
             self._pairs = self._upstream_pairs(np.flatnonzero(self.is_merge))
         return self._pairs
 
@@ -222,6 +254,7 @@ class FamilyEngine:
         ``(parents, children, unique parents, segment starts)``; within a level the edges
         stay grouped by parent, so a level's sums are one ``np.add.reduceat``."""
         if self._levels is None:
+            self._require_acyclic()
             tp, tc = self._tree_edges
             level = _forest_depth(self.tree_parent)[tc]
             small = level.astype(np.int16) if len(level) and level.max() < 2**15 else level

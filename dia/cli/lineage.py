@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dia.cli._common import DbOption, JsonOption, console, fail, open_store
+from dia.cli._common import DbOption, JsonOption, console, fail, note, open_store
 from dia.cli.tables import id_column, number_column, print_table
 
 if TYPE_CHECKING:
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 
 NOT_DISCLOSED = "not disclosed"  # a figure no report gave: never printed as 0
+_TREE_LEVELS = 32  # deeper, a tree view is wider than any terminal (and slow to draw)
+_LABEL_COLUMNS = 40  # what a node's label needs beside its 4-column indent per level
 
 
 def _fmt(interval: Interval | None, unit: str, missing: str = NOT_DISCLOSED) -> str:
@@ -86,34 +88,54 @@ def _lineage_doc(graph: LineageGraph, model_id: str, up: dict[str, int], down: d
 
 
 def _tree(graph: LineageGraph, model_id: str, up: dict[str, int], down: dict[str, int], owns: dict[str, Any]) -> Tree:
+    """The tree view, built without recursion (a 100,000-deep chain must not hit Python's
+    recursion limit): each model is expanded once; met again (a merge, a shared ancestor,
+    or a cycle stored by an older DIA) it is shown and marked as shown above. Past the
+    levels the terminal has room for (Rich silently drops what is deeper), a line says
+    the rest is in ``--json``."""
+    from rich.text import Text
     from rich.tree import Tree
 
+    levels = max(2, min(_TREE_LEVELS, (console.width - _LABEL_COLUMNS) // 4))
+    cut = Text(f"... deeper than {levels} levels: --json lists every model", style="dim")
     rels = graph.relations_to_parents(model_id)
     root = Tree(_node_label(model_id, ", ".join(sorted(set(rels.values()))) or "pretraining", owns.get(model_id)))
     if len(up) > 1:
         ancestors = root.add("ancestors", style="dim")
-
-        def _add_up(node: Tree, mid: str) -> None:
-            for parent, relation in sorted(graph.relations_to_parents(mid).items()):
-                if parent in up:
-                    branch = node.add(_node_label(parent, f"parent: {relation}", owns.get(parent)))
-                    _add_up(branch, parent)
-
-        _add_up(ancestors, model_id)
-    shown: set[str] = {model_id}
-
-    def _add_down(node: Tree, mid: str) -> None:
-        for child in graph.children(mid):
-            if child not in down:
+        shown_up: set[str] = {model_id}
+        stack: list[tuple[Tree, str, int]] = [(ancestors, model_id, 1)]  # one level down already
+        while stack:
+            node, mid, level = stack.pop()
+            parents = [(p, r) for p, r in sorted(graph.relations_to_parents(mid).items()) if p in up]
+            if parents and level == levels:
+                node.add(cut)
                 continue
-            relation = graph.relation(mid, child)
+            branches = []
+            for parent, relation in parents:
+                if parent in shown_up:
+                    node.add(_node_label(parent, f"parent: {relation}", None, seen=True))
+                    continue
+                shown_up.add(parent)
+                branches.append((node.add(_node_label(parent, f"parent: {relation}", owns.get(parent))), parent,
+                                 level + 1))
+            stack.extend(reversed(branches))
+    shown: set[str] = {model_id}
+    stack = [(root, model_id, 0)]
+    while stack:
+        node, mid, level = stack.pop()
+        children = [c for c in graph.children(mid) if c in down]
+        if children and level == levels:
+            node.add(cut)
+            continue
+        branches = []
+        for child in children:
+            kind = graph.relation(mid, child)
             if child in shown:
-                node.add(_node_label(child, relation, None, seen=True))
+                node.add(_node_label(child, kind, None, seen=True))
                 continue
             shown.add(child)
-            _add_down(node.add(_node_label(child, relation, owns.get(child))), child)
-
-    _add_down(root, model_id)
+            branches.append((node.add(_node_label(child, kind, owns.get(child))), child, level + 1))
+        stack.extend(reversed(branches))
     return root
 
 
@@ -133,6 +155,9 @@ def lineage_command(
         up = graph.depths(model, upstream=True, limit=depth)
         down = graph.depths(model, upstream=False, limit=depth)
         owns = _own_footprints(store, set(up) | set(down))
+    cycle = graph.cycle_note(set(up) | set(down))
+    if cycle is not None:
+        note("warning:", cycle)
     if as_json:
         typer.echo(json.dumps(_lineage_doc(graph, model, up, down, owns), indent=2))
         return
@@ -148,11 +173,16 @@ def rollup_command(
 ) -> None:
     """Cumulative footprint of a model's family (or ancestry), with coverage and quality mix."""
     from dia.aggregate.rollup import rollup
+    from dia.link.graph import lineage
 
     if scope not in ("family", "upstream"):
         raise fail(f"--scope must be 'family' or 'upstream', not {scope!r}", 2)
     with open_store(db, read_only=True) as store:
-        result = rollup(model, scope=scope, impute=impute, store=store)  # type: ignore[arg-type]
+        graph = lineage(store)
+        result = rollup(model, scope=scope, impute=impute, store=store, graph=graph)  # type: ignore[arg-type]
+    cycle = graph.cycle_note(row.model_id for row in result.rows)
+    if cycle is not None:
+        note("warning:", cycle)
     if as_json:
         typer.echo(json.dumps(result.to_json_dict(), indent=2))
         return

@@ -94,6 +94,36 @@ class LineageGraph:
         view = self.graph.reverse(copy=False) if upstream else self.graph
         return dict(nx.single_source_shortest_path_length(view, self.require(model_id), cutoff=limit))
 
+    def cycle(self, within: Iterable[str] | None = None) -> list[str] | None:
+        """One lineage cycle (among ``within`` only, if given) as ``[child, parent, ...,
+        child]``, or ``None``. The store refuses cycles, but one written by an older DIA
+        or by hand may be stored: traversals here are iterative and visit each model once,
+        so a cycle never loops or recurses; callers report it with :meth:`cycle_note`.
+
+        >>> LineageGraph.from_edges([("o/a", "o/b", "finetune", None), ("o/b", "o/a", "merge", None)]).cycle()
+        ['o/a', 'o/b', 'o/a']
+        >>> LineageGraph.from_edges([("o/a", "o/b", "finetune", None)]).cycle() is None
+        True
+        """
+        graph = self.graph if within is None else self.graph.subgraph(set(within))
+        try:
+            edges = nx.find_cycle(graph)  # an iterative depth-first search
+        except nx.NetworkXNoCycle:
+            return None
+        # Edges run parent -> child: walk them backwards to read child -> parent.
+        nodes = [str(child) for _, child in reversed(edges)]
+        start = min(range(len(nodes)), key=lambda i: nodes[i])  # a stable first model
+        nodes = nodes[start:] + nodes[:start]
+        return [*nodes, nodes[0]]
+
+    def cycle_note(self, within: Iterable[str] | None = None) -> str | None:
+        """One line naming a stored lineage cycle (see :meth:`cycle`), or ``None``."""
+        found = self.cycle(within)
+        if found is None:
+            return None
+        return ("lineage cycle in the store: " + " -> ".join(found)
+                + " (child -> parent; written by an older DIA or by hand): each model counted once")
+
     def __len__(self) -> int:
         return self.graph.number_of_nodes()
 

@@ -13,9 +13,10 @@ serves both.
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -250,18 +251,30 @@ class Store:
             if backend in ("postgresql", "postgres") and isinstance(exc, ImportError):
                 raise StoreError(f"cannot use {self.masked_url}: PostgreSQL needs psycopg: pip install 'dia[postgres]'") from None
             raise self._fail("cannot use database URL", exc) from None
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            if not self.read_only:
-                self._create_tables(engine.execution_options(dia_write=True), backend)
-            else:
+        import time
+
+        # Several processes opening a fresh SQLite file at once race on its first write
+        # (switching to WAL, creating the tables): SQLite can answer "database is locked"
+        # there without waiting on busy_timeout. Opening is idempotent, so retry it.
+        deadline = time.monotonic() + (30.0 if backend == "sqlite" else 0.0)
+        for attempt in itertools.count():
+            try:
                 with engine.connect() as conn:
-                    conn.execute(select(func.count()).select_from(RunRow))
-        except (SQLAlchemyError, OSError) as exc:
-            engine.dispose()
-            raise self._fail("cannot open store", exc) from None
-        return engine
+                    conn.execute(text("SELECT 1"))
+                if not self.read_only:
+                    self._create_tables(engine.execution_options(dia_write=True), backend)
+                else:
+                    with engine.connect() as conn:
+                        conn.execute(select(func.count()).select_from(RunRow))
+                return engine
+            except (SQLAlchemyError, OSError) as exc:
+                if _is_locked(exc) and time.monotonic() < deadline:
+                    engine.dispose()  # a connection whose pragmas failed is not reused
+                    time.sleep(min(0.01 * 2 ** attempt, 0.5))
+                    continue
+                engine.dispose()
+                raise self._fail("cannot open store", exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _sqlite_engine(self, parsed: Any) -> Engine:
         db = parsed.database
@@ -402,26 +415,52 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------
 
-    def save_run(self, report: RunReport) -> None:
-        """Insert or update one run (same id: updated, never duplicated)."""
-        self.save_runs([report])
+    def save_run(self, report: RunReport) -> bool:
+        """Insert or update one run (same id: updated, never duplicated); ``False`` when the
+        stored run is further along and was kept (see :meth:`save_runs`)."""
+        return self.save_runs([report]) == 1
 
-    def save_runs(self, reports: Iterable[RunReport], *, source: str = "report") -> int:
+    def save_runs(self, reports: Iterable[RunReport], *, source: str = "report",
+                  not_applied: list[str] | None = None) -> int:
         """Insert or update runs in one transaction, with their models and lineage edges.
+
+        Returns how many runs were stored. Updates are monotone: a stored run is never
+        moved backwards, so a report older than the stored one is not applied (its id is
+        appended to ``not_applied`` when given) and the rest of the batch is stored. Older
+        means less energy, or a ``running`` snapshot of a run stored as completed, failed
+        or interrupted, unless the snapshot's heartbeat is later than that end (a resumed
+        run). A card's run restates the card: it always applies over a card's run.
 
         A parent edge that would close a cycle raises :class:`LineageCycleError` and the
         whole batch is rolled back: nothing already stored is lost.
+
+        >>> from dia.record.report import RunReport
+        >>> store = Store("sqlite://")
+        >>> done = RunReport(id="00000000-0000-4000-8000-000000000001", status="completed",
+        ...                  energy={"it_kwh": {"value": 2.0, "unit": "kWh", "quality": "measured"}})
+        >>> store.save_runs([done])
+        1
+        >>> earlier = done.model_copy(update={"status": RunStatus.RUNNING})
+        >>> skipped: list[str] = []
+        >>> store.save_runs([earlier], not_applied=skipped), skipped
+        (0, ['00000000-0000-4000-8000-000000000001'])
+        >>> store.get_run(done.id).status.value
+        'completed'
         """
         self._write_guard()
         reports = list(reports)
         if not reports:
             return 0
+        applied = 0
         with self._session(write=True) as session:
             # Only reports with parents add edges: a tracker's plain save reads no lineage.
             lineage = _Lineage.load(session, {m for r in reports if r.model_id and r.parents
                                               for m in (r.model_id, *(p.model_id for p in r.parents))})
             for report in reports:
-                self._upsert(session, RunRow, _run_row(report), ["id"])
+                if self._upsert_runs(session, [_run_row(report)]):
+                    applied += 1
+                elif not_applied is not None:
+                    not_applied.append(report.id)
                 if report.model_id:
                     created = report.ended_at or report.started_at
                     self._ensure_model(session, report.model_id, created, report.source)
@@ -434,7 +473,7 @@ class Store:
                             lineage,
                         )
             session.commit()
-        return len(reports)
+        return applied
 
     def get_run(self, run_id: str) -> RunReport | None:
         """The stored report with this id (prefix of at least 8 characters accepted)."""
@@ -803,7 +842,8 @@ class Store:
                                         "relation": edge.relation, "method": edge.method,
                                         "source": edge.source}, ["child_id", "parent_id"])
 
-    def bulk_save(self, records: Iterable[ModelRecord], *, skip_cycles: bool = False) -> list[Refusal]:
+    def bulk_save(self, records: Iterable[ModelRecord], *, skip_cycles: bool = False,
+                  not_applied: list[str] | None = None) -> list[Refusal]:
         """Store many models, their runs and lineage edges in one transaction.
 
         The fast path for card ingest, imports and benchmarks: one multi-row upsert per
@@ -812,7 +852,9 @@ class Store:
         whose edge would close a cycle raises :class:`LineageCycleError` (nothing is stored),
         or with ``skip_cycles`` is left out and returned as a :class:`Refusal`.
 
-        Runs are upserted by id (last one wins). A model row is inserted if missing; an
+        Runs are upserted by id (last one wins), monotone like :meth:`save_runs`: the ids of
+        runs older than the stored ones are appended to ``not_applied`` (when given), the
+        rest of their record is stored. A model row is inserted if missing; an
         earlier ``created_at`` and ``metadata`` are merged into a stored one. An edge
         already stored by another source stays theirs.
 
@@ -848,11 +890,12 @@ class Store:
                 for edge in rec.parents:
                     lineage.add(rec.model_id, edge.parent_id, edge.source)
                 accepted.append(rec)
-            self._write_records(session, accepted)
+            self._write_records(session, accepted, not_applied)
             session.commit()
         return refused
 
-    def _write_records(self, session: Session, records: list[ModelRecord]) -> None:
+    def _write_records(self, session: Session, records: list[ModelRecord],
+                       not_applied: list[str] | None = None) -> None:
         runs: dict[str, dict[str, Any]] = {}  # last one wins (PostgreSQL refuses one upsert touching a row twice)
         plain: dict[str, dict[str, Any]] = {}  # model rows without a date or metadata: insert if missing
         dated: dict[str, ModelRecord] = {}
@@ -891,7 +934,9 @@ class Store:
                                       "source": r.source,
                                       "metadata_json": None}
                                      for m, r in dated.items() if not r.metadata and r.created_at is not None])
-        self._upsert_many(session, RunRow, list(runs.values()), ["id"], update=True)
+        stored = self._upsert_runs(session, list(runs.values()))
+        if not_applied is not None:
+            not_applied.extend(run_id for run_id in runs if run_id not in stored)
         self._upsert_many(session, EdgeRow, list(edges.values()), ["child_id", "parent_id"], update=True,
                           own_source=True)
 
@@ -907,6 +952,26 @@ class Store:
         stored, new = table.c.created_at, stmt.excluded.created_at
         earlier = case((stored.is_(None), new), (new < stored, new), else_=stored)
         session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"created_at": earlier}), rows)
+
+    def _upsert_runs(self, session: Session, rows: list[dict[str, Any]]) -> set[str]:
+        """Upsert run rows (:func:`_run_row`); the ids actually inserted or updated.
+
+        The monotone rule is the upsert's own WHERE, evaluated by the database on the row
+        as committed when the conflict is met: it holds under concurrent writers on SQLite
+        and PostgreSQL, without reading the row first.
+        """
+        if not rows:
+            return set()
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        table = RunRow.__table__  # type: ignore[attr-defined]
+        stmt: Any = (postgresql.insert if self.backend == "postgresql" else sqlite.insert)(table)
+        stmt = stmt.on_conflict_do_update(index_elements=["id"],
+                                          set_={c: stmt.excluded[c] for c in rows[0] if c != "id"},
+                                          where=_moves_forward(table.c, stmt.excluded)).returning(table.c.id)
+        if len(rows) == 1:  # one row: a plain INSERT (the tracker's checkpoint path)
+            return {r for (r,) in session.execute(stmt.values(**rows[0])).all()}
+        return {r for (r,) in session.execute(stmt, rows).all()}
 
     def _upsert_many(self, session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str],
                      *, update: bool, own_source: bool = False) -> None:
@@ -950,6 +1015,29 @@ def _add_quality_columns(conn: Any) -> None:
     for name in sorted(_QUALITY_COLUMNS - have):
         conn.execute(text(f"ALTER TABLE {RunRow.__tablename__} ADD COLUMN {name} VARCHAR(16)"))
 
+def _moves_forward(stored: Any, new: Any) -> Any:
+    """SQL condition for an upsert of a stored run to apply: it never moves the run back.
+
+    A card's run is the card's statement and always replaces a card's run. Otherwise the
+    energy may not decrease, and a ``running`` snapshot replaces a completed, failed or
+    interrupted run only when its heartbeat is later than that run's end (a resumed run);
+    an export taken while the run was going is older and is not applied.
+    """
+    from sqlalchemy import and_, or_
+
+    running = RunStatus.RUNNING.value
+    resumed = new.heartbeat_at > func.coalesce(stored.ended_at, stored.heartbeat_at)
+    return or_(and_(stored.source == "card", new.source == "card"),
+               and_(new.energy_kwh >= stored.energy_kwh,
+                    or_(new.status != running, stored.status == running, resumed)))
+
+
+def _is_locked(exc: BaseException) -> bool:
+    """Whether a SQLite error is a busy lock (worth retrying), not a real failure."""
+    text_ = str(getattr(exc, "orig", None) or exc).lower()
+    return "database is locked" in text_ or "database table is locked" in text_
+
+
 def _figure_sums() -> list[Any]:
     """SUM() of the headline figures, the one per-run sum every aggregate query uses:
     energy (kWh), carbon (kgCO2e), water (L), each as value, low, high."""
@@ -968,6 +1056,10 @@ class _Lineage:
 
     def __init__(self, up: dict[str, dict[str, str]]) -> None:
         self.up = up  # child -> {parent: edge source}
+        self.down: dict[str, set[str]] = {}  # parent -> children, the same edges read downwards
+        for child, parents in up.items():
+            for parent in parents:
+                self.down.setdefault(parent, set()).add(child)
 
     @classmethod
     def load(cls, session: Session, starts: Iterable[str]) -> _Lineage:
@@ -988,29 +1080,41 @@ class _Lineage:
         return cls(up)
 
     def check(self, child: str, parent: str) -> None:
-        """Raise :class:`LineageCycleError` if ``child -> parent`` would close a cycle."""
+        """Raise :class:`LineageCycleError` if ``child -> parent`` would close a cycle.
+
+        A search from both ends, always widening the side with fewer edges to follow: up
+        from ``parent``, down from ``child``. A chain stored top-down or bottom-up costs one step per edge, not
+        its depth (a one-sided search made a 100,000-model chain quadratic). Every model on
+        a path down from ``child`` to ``parent`` is an ancestor of ``parent``, so loaded.
+        """
         if child == parent:
             raise LineageCycleError(f"self-loop: {child} lists itself as a parent")
         if parent in self.up.get(child, ()):
             return  # an edge already stored: restating it changes nothing
-        came_from: dict[str, str | None] = {parent: None}
-        frontier = [parent]
-        while frontier and child not in came_from:
-            nxt = []
-            for node in frontier:
-                for up in self.up.get(node, ()):
-                    if up not in came_from:
-                        came_from[up] = node
-                        nxt.append(up)
-            frontier = nxt
-        if child not in came_from:
+        above: dict[str, str | None] = {parent: None}  # reached up from parent: the model below it
+        below: dict[str, str | None] = {child: None}  # reached down from child: the model above it
+        up_front, down_front = [parent], [child]
+        meet = child if child in above else None
+        while meet is None and up_front and down_front:
+            # Widen the side with fewer edges to follow: a side that has none ends the search.
+            if _fan_out(up_front, self.up) <= _fan_out(down_front, self.down):
+                up_front, meet = _widen(up_front, self.up, above, below)
+            else:
+                down_front, meet = _widen(down_front, self.down, below, above)
+        if meet is None:
             return
-        path = [child]
-        while (step := came_from[path[-1]]) is not None:
+        path = [meet]  # parent ... meet, walking up
+        while (step := above[path[-1]]) is not None:
             path.append(step)
-        raise LineageCycleError("lineage cycle: " + " -> ".join([child, *reversed(path)]))
+        path.reverse()
+        node = below[meet]
+        while node is not None:  # meet ... child, walking up
+            path.append(node)
+            node = below[node]
+        raise LineageCycleError("lineage cycle: " + " -> ".join([child, *path]))
 
     def add(self, child: str, parent: str, source: str, *, replace_source: bool = False) -> None:
+        self.down.setdefault(parent, set()).add(child)
         ups = self.up.setdefault(child, {})
         if replace_source:
             ups[parent] = source
@@ -1022,6 +1126,26 @@ class _Lineage:
         ups = self.up.get(child, {})
         for old in [p for p, s in ups.items() if s == source and p not in parents]:
             del ups[old]
+            self.down.get(old, set()).discard(child)
+
+
+def _fan_out(front: list[str], links: Mapping[str, Sized]) -> int:
+    return sum(len(links.get(node, ())) for node in front)
+
+
+def _widen(front: list[str], links: Mapping[str, Iterable[str]], seen: dict[str, str | None],
+           other: dict[str, str | None]) -> tuple[list[str], str | None]:
+    """One step of :meth:`_Lineage.check`'s search: the next frontier, and the model where
+    it met the other side's search (``None`` if it did not)."""
+    nxt: list[str] = []
+    for node in front:
+        for linked in sorted(links.get(node, ())):  # sorted: the same cycle named every time
+            if linked not in seen:
+                seen[linked] = node
+                if linked in other:
+                    return nxt, linked
+                nxt.append(linked)
+    return nxt, None
 
 
 def _merge_record(old: ModelRecord | None, new: ModelRecord) -> ModelRecord:
