@@ -321,9 +321,12 @@ def import_(
         summary = import_reports(store, path, prepare=convert_if_missing)
         if as_json:
             _print_lines([json.dumps({"records": summary.records, "imported": summary.imported,
+                                      "not_applied": list(summary.not_applied),
                                       "skipped": list(summary.skipped), "store": store.masked_url,
                                       "error": summary.aborted}, indent=2)])
         else:
+            for line in summary.not_applied:
+                note("not applied", line)
             for line in summary.skipped:
                 note("skipped", line, style="red")
             if summary.aborted is None:

@@ -357,8 +357,7 @@ class _Ingester:
             # The batch was rolled back: store one by one to find the record(s) closing a cycle.
             for where, report in batch:
                 try:
-                    self.store.save_run(report)
-                    self.summary.ingested += 1
+                    self.summary.ingested += int(self.store.save_run(report))  # False: kept as stored
                 except LineageCycleError as exc:
                     self.skip(where, str(exc))
 

@@ -399,6 +399,9 @@ class ImportSummary:
     # The store-wide error that stopped the import (read-only store, connection lost, disk
     # full): not one record's fault, so the rest of the file was not read.
     aborted: str | None = None
+    # Records older than the stored run (a running snapshot of a finished run, less
+    # energy): valid, but not applied, because a stored run never moves backwards.
+    not_applied: list[str] = field(default_factory=list)  # one line per record
 
     def line(self, into: str = "") -> str:
         """What was stored, exactly.
@@ -407,8 +410,11 @@ class ImportSummary:
         'imported 700 of 1,200 records into sqlite:///dia.sqlite; 500 refused'
         """
         refused = f"; {len(self.skipped):,} refused" if self.skipped else ""
+        older = (f"; {len(self.not_applied):,} not applied (the stored run is further along)"
+                 if self.not_applied else "")
         where = f" into {into}" if into else ""
-        return f"imported {self.imported:,} of {self.records:,} record{'s' if self.records != 1 else ''}{where}{refused}"
+        return (f"imported {self.imported:,} of {self.records:,} record{'s' if self.records != 1 else ''}{where}"
+                f"{older}{refused}")
 
 
 def first_problem(record: ReportRecord) -> str:
@@ -486,8 +492,10 @@ def _save_batch(store: Store, records: list[ReportRecord], summary: ImportSummar
     stopped the import (:attr:`ImportSummary.aborted`)."""
     if not records:
         return True
+    older: list[str] = []
     try:
-        summary.imported += store.save_runs(r.report for r in records if r.report is not None)
+        summary.imported += store.save_runs((r.report for r in records if r.report is not None), not_applied=older)
+        _note_not_applied(records, older, summary)
         return True
     except _RECORD_STORE_ERRORS as exc:
         if _store_wide(exc):
@@ -497,8 +505,10 @@ def _save_batch(store: Store, records: list[ReportRecord], summary: ImportSummar
     for record in records:
         assert record.report is not None
         try:
-            store.save_run(record.report)
-            summary.imported += 1
+            if store.save_run(record.report):
+                summary.imported += 1
+            else:
+                _note_not_applied([record], [record.report.id], summary)
         except LineageCycleError as exc:
             summary.skipped.append(f"{record.where}: {exc}")
         except _RECORD_STORE_ERRORS as exc:
@@ -508,6 +518,14 @@ def _save_batch(store: Store, records: list[ReportRecord], summary: ImportSummar
             reason = _one_line(str(exc)) if isinstance(exc, DIAError) else describe_error(exc)
             summary.skipped.append(f"{record.where}: the store refused it: {reason}")
     return True
+
+
+def _note_not_applied(records: list[ReportRecord], run_ids: list[str], summary: ImportSummary) -> None:
+    older = set(run_ids)
+    for record in records:
+        if record.report is not None and record.report.id in older:
+            summary.not_applied.append(f"{record.where}: run {record.report.id[:8]} is further along in the "
+                                       "store (finished, or more energy): kept as stored")
 
 
 def _store_wide(exc: BaseException) -> bool:

@@ -139,3 +139,8 @@ def test_import_of_an_export_taken_while_the_run_was_going(tmp_path: Path) -> No
     assert "Traceback" not in result.output
     kept = stored(url)
     assert (kept.status, kept.energy.it_kwh.value) == (RunStatus.COMPLETED, 4.0)
+    # the summary says exactly what was stored: the record was read, valid, and not applied
+    assert result.exit_code == 0, result.output
+    assert "not applied during.jsonl: record 1 (line 1): run " in result.output and "kept as stored" in result.output
+    assert result.output.splitlines()[-1].startswith("imported 0 of 1 record into ")
+    assert result.output.splitlines()[-1].endswith("; 1 not applied (the stored run is further along)")
