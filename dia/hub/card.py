@@ -12,6 +12,7 @@ byte-for-byte, and writing twice changes nothing the second time.
 >>> store = Store("sqlite://")
 >>> store.save_run(RunReport(model_id="org/tiny", kind="finetuning",
 ...                          energy=Energy(it_kwh=Quantity.of(0.5, "kWh", "measured"))))
+True
 >>> card_metadata("org/tiny", store)["dia"]["energy_kwh"]["value"]
 0.5
 """
