@@ -934,8 +934,10 @@ class Store:
                                       "source": r.source,
                                       "metadata_json": None}
                                      for m, r in dated.items() if not r.metadata and r.created_at is not None])
-        stored = self._upsert_runs(session, list(runs.values()))
-        if not_applied is not None:
+        if not_applied is None:  # nobody asks which applied: no RETURNING (it costs memory per batch)
+            self._upsert_runs(session, list(runs.values()), returning=False)
+        else:
+            stored = self._upsert_runs(session, list(runs.values()))
             not_applied.extend(run_id for run_id in runs if run_id not in stored)
         self._upsert_many(session, EdgeRow, list(edges.values()), ["child_id", "parent_id"], update=True,
                           own_source=True)
@@ -953,8 +955,9 @@ class Store:
         earlier = case((stored.is_(None), new), (new < stored, new), else_=stored)
         session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"created_at": earlier}), rows)
 
-    def _upsert_runs(self, session: Session, rows: list[dict[str, Any]]) -> set[str]:
-        """Upsert run rows (:func:`_run_row`); the ids actually inserted or updated.
+    def _upsert_runs(self, session: Session, rows: list[dict[str, Any]], *, returning: bool = True) -> set[str]:
+        """Upsert run rows (:func:`_run_row`); the ids actually inserted or updated (an empty
+        set with ``returning=False``, a plain executemany for bulk writes nobody checks).
 
         The monotone rule is the upsert's own WHERE, evaluated by the database on the row
         as committed when the conflict is met: it holds under concurrent writers on SQLite
@@ -968,7 +971,11 @@ class Store:
         stmt: Any = (postgresql.insert if self.backend == "postgresql" else sqlite.insert)(table)
         stmt = stmt.on_conflict_do_update(index_elements=["id"],
                                           set_={c: stmt.excluded[c] for c in rows[0] if c != "id"},
-                                          where=_moves_forward(table.c, stmt.excluded)).returning(table.c.id)
+                                          where=_moves_forward(table.c, stmt.excluded))
+        if not returning:
+            session.execute(stmt, rows)
+            return set()
+        stmt = stmt.returning(table.c.id)
         if len(rows) == 1:  # one row: a plain INSERT (the tracker's checkpoint path)
             return {r for (r,) in session.execute(stmt.values(**rows[0])).all()}
         return {r for (r,) in session.execute(stmt, rows).all()}
