@@ -44,13 +44,42 @@ class ComponentEnergy:
                                self.high_j + other.high_j, worst_quality(self.quality, other.quality).value)
 
 
+@dataclass(frozen=True)
+class GPUDevice:
+    """One physical NVIDIA GPU this process can see.
+
+    ``index`` is its NVML index (PCI bus order, not CUDA's order), ``uuid`` its ``GPU-...``
+    UUID, ``name`` its model. ``mig`` holds the ``MIG-...`` UUIDs of the instances of it this
+    process sees: the energy counter is the whole GPU's, shared by all its instances.
+
+    >>> GPUDevice(0, "GPU-8d4e", "NVIDIA H100 80GB HBM3").label
+    'GPU 0 (NVIDIA H100 80GB HBM3)'
+    """
+
+    index: int
+    uuid: str
+    name: str
+    mig: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How notes name the GPU: its NVML index and model (never its UUID)."""
+        return f"GPU {self.index} ({self.name})"
+
+
 @dataclass
 class GPUInfo:
-    """One GPU a meter watches: its NVML index, name and how it is measured."""
+    """One GPU a meter watches: its NVML index, name, UUID and how it is measured.
+
+    ``method``: ``counter`` (energy counter), ``polled`` (power integrated), ``lost``
+    (stopped answering; counted up to its last reading) or ``unavailable`` (never gave a
+    reading: no figure, not 0 J).
+    """
 
     index: int
     name: str
-    method: Literal["counter", "polled", "lost"] = "counter"
+    method: Literal["counter", "polled", "lost", "unavailable"] = "counter"
+    uuid: str = ""
 
 
 @dataclass
@@ -63,6 +92,9 @@ class Meter:
     name: str = "none"
     notes: list[str] = field(default_factory=list)
     gpus: list[GPUInfo] = field(default_factory=list)
+    # The shortest window this meter resolves, in seconds (an energy counter's update
+    # period); a phase or run shorter than this is flagged in the notes.
+    min_window_s: float = 0.0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()

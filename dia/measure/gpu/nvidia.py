@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dia.measure.base import ComponentEnergy, GPUInfo, Meter
+from dia.measure.base import ComponentEnergy, GPUDevice, GPUInfo, Meter
 
 NVML_ACCURACY = 0.05  # +-5 % (nvidia-smi documentation of power.draw)
 
@@ -67,6 +67,25 @@ def visible_indices(nvml: Any, env: dict[str, str] | None = None) -> list[int]:
     return out
 
 
+def visible_devices(nvml: Any, env: dict[str, str] | None = None) -> tuple[list[GPUDevice], list[str]]:
+    """The GPUs this process may use, as :class:`GPUDevice`, and notes on entries dropped."""
+    devices = []
+    for i in visible_indices(nvml, env):
+        handle = nvml.nvmlDeviceGetHandleByIndex(i)
+        devices.append(GPUDevice(i, _text(nvml.nvmlDeviceGetUUID(handle)), _text(nvml.nvmlDeviceGetName(handle))))
+    return devices, []
+
+
+def nvml_problem() -> str | None:
+    """Why NVML could not be loaded in this process (``None`` when it loaded or was never tried)."""
+    return None
+
+
+def device_files_present(dev: str = "/dev") -> bool:
+    """Whether NVIDIA device files (``/dev/nvidia0``...) exist: a GPU is there for CUDA."""
+    return False
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -74,12 +93,13 @@ def _text(value: Any) -> str:
 class NvmlMeter(Meter):
     """Energy of the given NVIDIA GPUs; the counter where supported, else polled power."""
 
-    def __init__(self, *, nvml: Any, indices: list[int], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, nvml: Any, devices: list[GPUDevice] | None = None, indices: list[int] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(name="nvml")
         self._nvml = nvml
         self._clock = clock
         self._handles: dict[int, Any] = {}
-        for i in indices:
+        for i in [d.index for d in devices] if devices is not None else list(indices or []):
             handle = nvml.nvmlDeviceGetHandleByIndex(i)
             self._handles[i] = handle
             self.gpus.append(GPUInfo(index=i, name=_text(nvml.nvmlDeviceGetName(handle))))
