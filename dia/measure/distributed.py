@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dia import settings
+from dia.measure.base import GPUDevice
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,25 @@ def _job_group(env: Mapping[str, str]) -> str | None:
         digest = hashlib.sha1(f"{env['MASTER_ADDR']}:{env['MASTER_PORT']}|{salt}".encode()).hexdigest()[:16]
         return f"job-{digest}"
     return None
+
+
+@dataclass(frozen=True)
+class GpuOwnership:
+    """The GPUs a rank counts, and notes saying which it counts and who counts the others."""
+
+    counted: list[GPUDevice]
+    notes: list[str]
+
+
+def own_gpus(devices: list[GPUDevice], info: RankInfo, *, current_uuid: str | None = None,
+             node_gpu_count: int | None = None, env: Mapping[str, str] | None = None) -> GpuOwnership:
+    """The GPUs of ``devices`` (the ones this process sees) that this rank counts.
+
+    ``current_uuid``: torch's current device, when CUDA is initialised. ``node_gpu_count``:
+    every GPU NVML sees on this node.
+    """
+    indices = own_gpu_indices(list(range(len(devices))), info)
+    return GpuOwnership([devices[i] for i in indices], [])
 
 
 def own_gpu_indices(visible: list[int], info: RankInfo) -> list[int]:
