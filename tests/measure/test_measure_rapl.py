@@ -9,7 +9,7 @@ import pytest
 from measure_fakes import powercap, set_energy
 
 from dia.measure import select_meters
-from dia.measure.cpu.rapl import RaplMeter, find_domains
+from dia.measure.cpu.rapl import RAPL_ACCURACY, RaplMeter, find_domains
 
 
 def test_package_and_dram_deltas_with_wrap_around(tmp_path: Path) -> None:
@@ -65,3 +65,20 @@ def test_rapl_without_dram_leaves_ram_to_the_estimate(tmp_path: Path) -> None:
     assert [m.name for m in meters] == ["rapl", "estimate"]
     estimate = meters[1]
     assert not estimate.measure_cpu and estimate.measure_ram  # type: ignore[attr-defined]
+
+
+def test_rapl_readings_carry_a_stated_interval_not_zero_width(tmp_path: Path) -> None:
+    root = powercap(tmp_path / "pc3", {
+        "intel-rapl:0": ("package-0", 0, 10**9),
+        "intel-rapl:0:0": ("dram", 0, 10**9),
+    })
+    meter = RaplMeter(find_domains(root))
+    meter.start()
+    set_energy(root, "intel-rapl:0", 100_000_000)  # 100 J
+    set_energy(root, "intel-rapl:0:0", 10_000_000)  # 10 J
+    readings = {r.component: r for r in meter.stop()}
+    cpu, ram = readings["cpu"], readings["ram"]
+    assert (cpu.low_j, cpu.energy_j, cpu.high_j) == pytest.approx((95.0, 100.0, 105.0))  # +-5 %
+    assert (ram.low_j, ram.energy_j, ram.high_j) == pytest.approx((9.0, 10.0, 11.0))  # +-10 %
+    assert RAPL_ACCURACY == {"cpu": 0.05, "ram": 0.10}
+    assert cpu.quality == ram.quality == "measured"

@@ -147,9 +147,9 @@ def visible_devices(nvml: Any, env: dict[str, str] | None = None) -> tuple[list[
                              f"({why}): no energy measured for it")
                 continue
             if found is None:
-                rest = " and the entries after it" if position < len(items) else ""
+                hidden = "it and the entries after it are" if position < len(items) else "it is"
                 notes.append(f"CUDA_VISIBLE_DEVICES entry {position} ({_kind(item)}) names no GPU here: "
-                             f"it{rest} are not visible, as CUDA does")
+                             f"{hidden} not visible, as CUDA does")
                 break
             index, mig = found
             migs = wanted.setdefault(index, [])
@@ -487,7 +487,7 @@ class NvmlMeter(Meter):
             if text in self.notes:
                 self.notes.remove(text)
         self._window_notes = []
-        window_s = now - (self._start_t or now)
+        window_s = now - self._start_t if self._start_t is not None else 0.0
         counters = [s for s in self._states if s.info.method == "counter"]
         if not counters:
             return 0.0
