@@ -123,10 +123,11 @@ def test_other_processes_on_the_gpu_are_counted_without_their_pids() -> None:
 def test_this_process_tree_is_not_counted_as_other_processes() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        gpu = FakeGPU(processes=(os.getpid(), child.pid))
+        gpu = FakeGPU(processes=(os.getpid(), child.pid, 4_000_001))
         meter = NvmlMeter(nvml=FakeNVML([gpu]), indices=[0])  # default: this process and its descendants
         meter.start()
-        assert not any("seen on it" in n for n in meter.notes)
+        seen = [n for n in meter.notes if "seen on it" in n]
+        assert len(seen) == 1 and seen[0].startswith("GPU 0 (NVIDIA A100-SXM4-40GB): 1 other process seen on it")
     finally:
         child.kill()
         child.wait()
@@ -165,7 +166,8 @@ def test_a_failing_process_query_is_ignored() -> None:
     gpu.energy_mj += 1000.0
     (reading,) = meter.stop()
     assert reading.energy_j == pytest.approx(1.0) and reading.quality == "measured"
-    assert not any("seen on it" in n for n in meter.notes)
+    assert fake.process_calls >= 1 and not any("seen on it" in n for n in meter.notes)
+    assert any(n.startswith("NVML energy is whole-device") for n in meter.notes)  # the caveat stands anyway
 
 
 def test_a_meter_on_a_mig_parent_says_the_energy_is_the_whole_gpus() -> None:
