@@ -167,7 +167,8 @@ class FakeNVML:
 def fake_spec(gpus: list[dict[str, Any]], *, epoch: float | None = None, update_period_s: float = 0.0) -> str:
     """JSON describing a fake whose counters advance with wall-clock time from ``epoch``.
 
-    Each GPU: ``{"uuid": ..., "power_w": ..., "name"?, "counter"?, "mig"?}``. Processes that
+    Each GPU: ``{"uuid": ..., "power_w": ..., "name"?, "counter"?, "mig"?, "processes"?,
+    "power_readable"?}``. Processes that
     build their fake from the same spec read the same counters at the same moment.
     """
     return json.dumps({"epoch": time.time() if epoch is None else epoch, "update_period_s": update_period_s,
@@ -178,7 +179,7 @@ def fake_from_spec(spec: str) -> FakeNVML:
     data = json.loads(spec)
     gpus = [FakeGPU(g.get("name", "NVIDIA A100-SXM4-40GB"), counter=g.get("counter", True),
                     power_w=float(g.get("power_w", 300.0)), uuid=g["uuid"], mig=tuple(g.get("mig", ())),
-                    processes=tuple(g.get("processes", ())))
+                    processes=tuple(g.get("processes", ())), power_readable=g.get("power_readable", True))
             for g in data["gpus"]]
     return FakeNVML(gpus, time.time, advancing=True, epoch=float(data["epoch"]),
                     update_period_s=float(data.get("update_period_s", 0.0)))

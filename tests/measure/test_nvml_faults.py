@@ -122,3 +122,14 @@ def test_a_counter_reset_counts_again_from_zero() -> None:
     gpu.energy_mj = 20_000.0  # driver reloaded: the counter starts again near zero
     (reading,) = meter.stop()
     assert reading.energy_j == pytest.approx(50.0 + 20.0)
+
+
+def test_a_restarted_meter_opens_a_fresh_window() -> None:
+    meter, clock, _ = _advancing(FakeGPU(power_w=100.0))
+    meter.start()
+    clock.t = 3.0
+    meter.stop()
+    meter.start()
+    clock.t = 4.0
+    (reading,) = meter.stop()
+    assert reading.energy_j == pytest.approx(100.0)

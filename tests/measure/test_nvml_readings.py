@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from measure_fakes import TIMEOUT, UNKNOWN, FakeGPU, FakeNVML, NVMLError
+from measure_fakes import TIMEOUT, UNKNOWN, FakeGPU, FakeNVML, NVMLError, fake_from_spec, fake_spec
 
 from dia.measure.base import GPUDevice
 from dia.measure.gpu.nvidia import COUNTER_UPDATE_PERIOD_S, NvmlMeter
@@ -213,3 +213,10 @@ def test_a_counter_that_does_not_move_while_the_gpu_draws_power_is_flagged() -> 
     assert reading.high_j >= 600.0
     assert any(n.startswith("GPU 0 (NVIDIA A100-SXM4-40GB): energy counter did not advance over 2 s while it drew 300 W")
                for n in meter.notes)
+
+
+def test_a_shared_spec_fake_can_describe_a_gpu_without_power_readings() -> None:
+    fake = fake_from_spec(fake_spec([{"uuid": "GPU-s", "counter": False, "power_readable": False}]))
+    meter = NvmlMeter(nvml=fake, indices=[0])
+    meter.start()
+    assert meter.stop() == [] and meter.gpus[0].method == "unavailable"

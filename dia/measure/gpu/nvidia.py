@@ -344,7 +344,9 @@ class NvmlMeter(Meter):
         with self._lock:
             now = self._start_t = self._clock()
             for state in list(self._states):
+                # A fresh window: nothing carried over from an earlier start of this meter.
                 state.start_t = state.last_t = now
+                state.last_mj, state.power, state.energy_j, state.failures = None, None, 0.0, 0
                 self._start_one(state, now)
             if self._states:
                 listed = ", ".join(f"GPU {s.info.index}" for s in self._states)
