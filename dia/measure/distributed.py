@@ -25,7 +25,6 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dia import settings
 from dia.measure.base import GPUDevice
@@ -424,9 +423,11 @@ def own_gpus(devices: list[GPUDevice], info: RankInfo, *, current_uuid: str | No
     each GPU of a node is counted by exactly one rank, without the ranks talking:
 
     * a single process, or the only rank on its node, counts all it sees;
-    * per-task ``CUDA_VISIBLE_DEVICES`` (SLURM's ``--gpus-per-task``, or the rank sees a
-      share of the node's GPUs small enough for every local rank to have its own, set for
-      this process rather than inherited from its parent): the rank counts all it sees;
+    * per-task GPUs (``SLURM_GPUS_PER_TASK``: SLURM's ``--gpus-per-task``): the rank counts
+      all it sees;
+    * the rank sees a share of the node's GPUs small enough for every local rank to have its
+      own: per-task ``CUDA_VISIBLE_DEVICES``, or one exported alike to every rank. Each GPU
+      goes to the first rank of the node that claims it (:func:`claim`), right either way;
     * GPUs visible to several ranks: the i-th GPU seen is counted by local rank i mod the
       local world size (the usual device = local rank mapping), so none is left to nobody;
     * local rank unknown: each GPU goes to the first rank that claims it on this node.
@@ -449,19 +450,15 @@ def own_gpus(devices: list[GPUDevice], info: RankInfo, *, current_uuid: str | No
         return GpuOwnership([], notes)
     if info.world_size <= 1:
         return GpuOwnership(seen, notes)
-    if not info.local_rank_known:
-        counted, rest = _claimed(seen, info, env)
-        if counted is None:  # no claim possible: the host's measurer counts them all
-            counted, rest = (seen, []) if info.measures_host else ([], seen)
-        notes.append(f"{info.who} counts {_labels(counted)}" + (
-            f"; {_labels(rest)} counted by another rank of this node (the first to claim it)" if rest else ""))
-        return GpuOwnership(counted, notes + _used_note(info, used, counted, "another rank of this node"))
-    if info.local_world_size <= 1:
+    if info.local_world_size <= 1 and info.local_rank_known:
         notes.append(f"{info.who} counts {_labels(seen)}")
         return GpuOwnership(seen, notes)
-    if _per_task(seen, info, node_gpu_count, env):
-        notes.append(f"{info.who} counts {_labels(seen)}: its own GPUs (CUDA_VISIBLE_DEVICES set per task)")
+    share = _per_task(seen, info, node_gpu_count, env)
+    if share == "explicit":
+        notes.append(f"{info.who} counts {_labels(seen)}: its own GPUs (SLURM_GPUS_PER_TASK)")
         return GpuOwnership(seen, notes)
+    if share == "subset" or not info.local_rank_known:
+        return _first_claimers(seen, info, used, notes, env, share == "subset")
     size = info.local_world_size
     counted = [d for i, d in enumerate(seen) if i % size == info.local_rank]
     owners = sorted({i % size for i, d in enumerate(seen) if d not in counted})
@@ -475,10 +472,24 @@ def own_gpus(devices: list[GPUDevice], info: RankInfo, *, current_uuid: str | No
     return GpuOwnership(counted, notes)
 
 
-def _used_note(info: RankInfo, used: GPUDevice | None, counted: list[GPUDevice], owner: str) -> list[str]:
-    if used is None or used in counted:
-        return []
-    return [f"{info.who}: torch runs it on {used.label}, counted by {owner}"]
+def _first_claimers(seen: list[GPUDevice], info: RankInfo, used: GPUDevice | None, notes: list[str],
+                    env: Mapping[str, str], subset: bool) -> GpuOwnership:
+    """Each GPU to the first rank of this node that claims it (see :func:`claim`)."""
+    counted, rest = _claimed(seen, info, env)
+    if counted is None:  # no claim possible
+        if subset:  # a share of the node's GPUs that fits one per rank: most likely its own
+            counted, rest = seen, []
+        else:  # the host's measurer counts them all
+            counted, rest = (seen, []) if info.measures_host else ([], seen)
+    why = ("its share of the node's GPUs (CUDA_VISIBLE_DEVICES), each counted by the first rank of this "
+           "node to claim it" if subset else "each GPU counted by the first rank of this node to claim it")
+    text = f"{info.who} counts {_labels(counted)}: {why}"
+    if rest:
+        text += f"; {_labels(rest)} counted by another rank of this node"
+    notes.append(text)
+    if used is not None and used not in counted:
+        notes.append(f"{info.who}: torch runs it on {used.label}, counted by another rank of this node")
+    return GpuOwnership(counted, notes)
 
 
 def _claimed(seen: list[GPUDevice], info: RankInfo,
@@ -495,30 +506,16 @@ def _claimed(seen: list[GPUDevice], info: RankInfo,
 
 
 def _per_task(seen: list[GPUDevice], info: RankInfo, node_gpu_count: int | None,
-              env: Mapping[str, str]) -> bool:
-    """Whether this rank's visible GPUs are its own: set per task, not shared with the node's other ranks."""
+              env: Mapping[str, str]) -> str | None:
+    """``explicit``: the launcher gave this task its own GPUs; ``subset``: this rank sees a
+    share of the node's GPUs small enough for every local rank to have its own (set per task,
+    or exported alike to every rank: claims tell); ``None``: the GPUs are shared."""
     fits = node_gpu_count is None or len(seen) * info.local_world_size <= node_gpu_count
-    if env.get("SLURM_GPUS_PER_TASK"):
-        return fits
-    if node_gpu_count is None or len(seen) >= node_gpu_count or not fits:
-        return False
-    # A strict share of the node's GPUs that every local rank could have its own of: per
-    # task unless this process inherited CUDA_VISIBLE_DEVICES unchanged from its parent
-    # (the launcher), in which case every rank sees the same ones.
-    return not _inherited_visibility(env)
-
-
-def _inherited_visibility(env: Mapping[str, str]) -> bool:
-    mine = env.get("CUDA_VISIBLE_DEVICES")
-    if mine is None:
-        return False
-    try:
-        import psutil
-
-        parent: Any = psutil.Process(os.getppid()).environ()
-    except Exception:  # the parent is root's (slurmstepd) or gone: cannot tell
-        return False
-    return bool(parent.get("CUDA_VISIBLE_DEVICES") == mine)
+    if env.get("SLURM_GPUS_PER_TASK") and fits:
+        return "explicit"
+    if node_gpu_count is not None and len(seen) < node_gpu_count and fits:
+        return "subset"
+    return None
 
 
 def own_gpu_indices(visible: list[int], info: RankInfo) -> list[int]:

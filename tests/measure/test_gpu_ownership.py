@@ -18,8 +18,9 @@ def rank(local: int, size: int, *, node: int = 0) -> RankInfo:
                     run_group="job-1")
 
 
-def counted_by_each(seen: list[list[GPUDevice]], size: int, **kwargs: object) -> list[list[int]]:
-    return [[d.index for d in own_gpus(seen[r], rank(r, size), env={}, **kwargs).counted]  # type: ignore[arg-type]
+def counted_by_each(seen: list[list[GPUDevice]], size: int, *, node_gpu_count: int,
+                    env: dict[str, str] | None = None) -> list[list[int]]:
+    return [[d.index for d in own_gpus(seen[r], rank(r, size), node_gpu_count=node_gpu_count, env=env or {}).counted]
             for r in range(size)]
 
 
@@ -51,14 +52,15 @@ def test_two_ranks_using_four_gpus_leave_none_to_nobody() -> None:
     assert all("GPU-aaaa" not in note for note in notes)  # labels, never UUIDs
 
 
-def test_per_task_visible_devices_are_the_ranks_own() -> None:
+def test_per_task_visible_devices_are_the_ranks_own(tmp_path: Path) -> None:
     # SLURM --gpus-per-task=2 on a 4-GPU node: task 1 sees GPUs 2 and 3 (as its 0 and 1).
     # Today it counts only its second GPU (visible[local_rank]), and nobody counts GPU 2.
+    env = {"TMPDIR": str(tmp_path)}
     seen = [NODE[:2], NODE[2:]]
-    assert counted_by_each(seen, 2, node_gpu_count=4) == [[0, 1], [2, 3]]
-    env = {"SLURM_GPUS_PER_TASK": "2"}
-    assert [d.index for d in own_gpus(NODE[2:], rank(1, 2), env=env).counted] == [2, 3]  # node count unknown
-    assert "CUDA_VISIBLE_DEVICES set per task" in own_gpus(NODE[2:], rank(1, 2), node_gpu_count=4, env={}).notes[0]
+    assert counted_by_each(seen, 2, node_gpu_count=4, env=env) == [[0, 1], [2, 3]]
+    owned = own_gpus(NODE[2:], rank(1, 2), env={**env, "SLURM_GPUS_PER_TASK": "2"})  # node count unknown
+    assert owned.counted == NODE[2:] and "its own GPUs (SLURM_GPUS_PER_TASK)" in owned.notes[0]
+    assert "its share of the node's GPUs" in own_gpus(NODE[2:], rank(1, 2), node_gpu_count=4, env=env).notes[0]
 
 
 def test_a_share_too_large_for_every_rank_to_own_is_shared() -> None:
