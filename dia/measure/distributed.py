@@ -177,7 +177,7 @@ def _unknown_local_rank(rank: int, world: int, local_world: int | None, group: s
         first, how = rank == 0, "no claim file could be written here: only rank 0 measures its host"
     else:
         first, how = claimed, ("it claimed this node first: it measures the host's CPU and RAM" if claimed
-                               else "another rank of the job claimed this node: it measures the host's CPU and RAM")
+                               else "another rank of the job claimed this node and measures its CPU and RAM")
     note = f"rank {rank}: no launcher variable gives the local rank; {how}"
     return RankInfo(rank=rank, world_size=world, local_rank=0 if first else max(rank, 1),
                     local_world_size=local_world or world, run_group=group, local_rank_known=False,

@@ -168,7 +168,7 @@ def test_unknown_local_rank_defers_to_a_live_claimer(tmp_path: Path) -> None:
     _write_claim(env, "host|mpi-only", holder)
     info = detect_rank(env)
     assert not info.local_rank_known and not info.measures_host
-    assert "another rank of the job claimed this node" in info.notes[0]
+    assert "another rank of the job claimed this node and measures" in info.notes[0]
 
 
 def test_a_stale_claim_is_taken_over(tmp_path: Path) -> None:
