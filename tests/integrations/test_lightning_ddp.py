@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("lightning.pytorch")
 pytest.importorskip("torch")
 
-from dia.record.store import Store  # noqa: E402
+from dia.record.store import Store
 
 SCRIPT = """
 import sys

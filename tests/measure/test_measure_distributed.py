@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,22 @@ def _write_claim(env: dict[str, str], key: str, holder: str) -> None:
     directory = claims_dir(env)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / hashlib.sha1(key.encode()).hexdigest()[:32]).write_text(holder)
+
+
+def test_the_port_listener_fact_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import psutil
+
+    dist = types.ModuleType("torch.distributed")
+    dist.is_available = dist.is_initialized = lambda: True  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch.distributed", dist)
+
+    def denied(kind: str = "inet") -> list[object]:
+        raise psutil.AccessDenied()
+
+    monkeypatch.setattr(psutil, "net_connections", denied)
+    env = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "29511"}
+    # Sockets not listable here: the launcher's pid salts the group, as before.
+    assert detect_rank(env).run_group == detect_rank({**env, "RANK": "0", "LOCAL_RANK": "0"}).run_group
+    assert (detect_rank({**env, "MASTER_PORT": "not-a-port"}).run_group or "").startswith("job-")
