@@ -10,9 +10,11 @@ from dia.measure.distributed import detect_rank, run_group
 
 _RANK_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS",
               "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
-              "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE", "PMI_RANK", "PMI_SIZE")
+              "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE", "PMI_RANK", "PMI_SIZE",
+              "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "PMI_LOCAL_RANK", "PMI_LOCAL_SIZE", "PALS_LOCAL_RANKID",
+              "SLURM_NODEID", "SLURM_TASKS_PER_NODE", "SLURM_STEP_TASKS_PER_NODE", "SLURM_GPUS_PER_TASK")
 _JOB_VARS = ("TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SLURM_STEP_ID", "MASTER_ADDR", "MASTER_PORT",
-             "DIA_RUN_NONCE", "DIA_RUN_GROUP")
+             "DIA_RUN_NONCE", "DIA_RUN_GROUP", "PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid")
 
 # launcher: (its variables, the variable naming this process's rank, (rank, world size))
 LAUNCHERS: dict[str, tuple[dict[str, str], str, tuple[int, int]]] = {
@@ -24,18 +26,22 @@ LAUNCHERS: dict[str, tuple[dict[str, str], str, tuple[int, int]]] = {
     "openmpi": ({"OMPI_COMM_WORLD_RANK": "3", "OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_RANK": "1",
                  "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29400", "DIA_RUN_NONCE": "n1"},
                 "OMPI_COMM_WORLD_RANK", (3, 4)),
-    "pmi": ({"PMI_RANK": "0", "PMI_SIZE": "2", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29400",
-             "DIA_RUN_NONCE": "n2"}, "PMI_RANK", (0, 2)),
+    "pmi": ({"PMI_RANK": "0", "PMI_SIZE": "2", "MPI_LOCALRANKID": "0", "MASTER_ADDR": "10.0.0.1",
+             "MASTER_PORT": "29400", "DIA_RUN_NONCE": "n2"}, "PMI_RANK", (0, 2)),
+    "mpi without local rank": ({"PMI_RANK": "1", "PMI_SIZE": "2", "PMIX_NAMESPACE": "ns-9"}, "PMI_RANK", (1, 2)),
+    "open mpi 4": ({"OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_RANK": "1",
+                    "OMPI_MCA_ess_base_jobid": "31337", "SLURM_JOB_ID": "5"}, "OMPI_COMM_WORLD_RANK", (1, 2)),
     "single process": ({}, "RANK", (0, 1)),
 }
 
 
 @pytest.fixture
-def launcher_env(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Set one launcher's variables, with every other launcher's removed."""
+def launcher_env(monkeypatch: pytest.MonkeyPatch, tmp_path):  # type: ignore[no-untyped-def]
+    """Set one launcher's variables, with every other launcher's removed (claims kept in tmp_path)."""
     names = {*_RANK_VARS, *_JOB_VARS}
     for name in names:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
 
     def apply(env: dict[str, str]) -> None:
         for key, value in env.items():
