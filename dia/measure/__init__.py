@@ -5,6 +5,10 @@ NVML for NVIDIA GPUs (counter, else polled power), RAPL for the CPU packages (an
 and the documented estimate for whatever is left (CPU and RAM without counters).
 Detection is cached per process so a run's start stays cheap.
 
+In a distributed job each rank counts the GPUs it owns (:func:`dia.measure.distributed.own_gpus`)
+and its own processes' CPU load and memory; local rank 0 also counts the node's idle CPU
+power and machine-wide RAM bound, or reads RAPL, so adding the ranks counts each once.
+
 >>> from dia.measure import select_meters
 >>> meters, notes = select_meters("estimate")
 >>> [m.name for m in meters]
