@@ -111,11 +111,17 @@ def test_local_ranks_make_one_logical_run() -> None:
     all_ranks = store.list_runs(logical=False)
     assert sorted(r.rank for r in all_ranks) == [0, 1, 2]
     assert {r.run_group for r in all_ranks} == {"job-test-1"}
-    # Only local rank 0 measures the host: the others add nothing, so nothing counts twice.
+    # Each rank counts its own processes; only local rank 0 adds the node's idle CPU power
+    # (issue 16: the other ranks used to add nothing, their CPU counted by nobody).
     rank0 = next(r for r in all_ranks if r.rank == 0)
-    assert all(r.energy.it_kwh.value == 0 for r in all_ranks if r.rank > 0)
+    others = [r for r in all_ranks if r.rank > 0]
+    assert all(r.energy.ram_kwh is not None and r.energy.ram_kwh.value > 0 for r in others)
+    assert rank0.energy.cpu_kwh is not None
+    # The ranks sleep: without the idle share their CPU figure is a sliver of rank 0's.
+    assert all(r.energy.cpu_kwh is not None and r.energy.cpu_kwh.value < 0.5 * rank0.energy.cpu_kwh.value
+               for r in others)
     logical = store.list_runs(logical=True)
     assert len(logical) == 1 and store.run_count(logical=True) == 1
-    assert logical[0].energy.it_kwh.value == pytest.approx(rank0.energy.it_kwh.value)
+    assert logical[0].energy.it_kwh.value == pytest.approx(sum(r.energy.it_kwh.value for r in all_ranks))
     assert logical[0].energy.it_kwh.quality.value == "estimated"
     assert logical[0].world_size == 3

@@ -22,6 +22,16 @@ holding the machine alone would be charged: the larger of 3/8 W per installed GB
 CodeCarbon v3's ``5 W per 8 GB module, at least 10 W``. So N concurrent runs are
 together charged about what their memory holds, never N times the machine's RAM.
 
+The ranks of a distributed job on one node share its CPUs and RAM: each rank's meter is
+built with ``host_share=False`` except local rank 0's. Such a rank counts only its own
+process tree's load, the dynamic part of the curve (``TDP x 0.9 u^3``; low
+``TDP_low x 0.9 u^3``; high ``TDP_high x 0.7 u``), and its resident memory without the
+machine-wide high end. Local rank 0 counts the idle share (``0.1 TDP``; low ``0.05``,
+high ``0.3``) once for the node, its own load, and the RAM as above. Adding the ranks
+counts the idle power once and each rank's load once. The cubic curve is applied to each
+rank's own load, so the sum is at most what the curve gives for the ranks' summed load;
+the high end is linear in load, so it adds up exactly.
+
 >>> from dia.measure.estimate import cpu_tdp_w
 >>> cpu_tdp_w("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz")
 150.0
@@ -107,14 +117,17 @@ class EstimateMeter(Meter):
 
     ``usage`` returns the process tree's cumulative CPU seconds and RSS (injectable for
     tests); ``cpu_count``, ``cpu_model`` and ``ram_gb`` default to the detected host.
+    ``host_share=False`` (every rank of a node but local rank 0) leaves out the node's idle
+    CPU power and the machine-wide RAM high end, which local rank 0 counts once.
     """
 
     def __init__(self, *, cpu: bool = True, ram: bool = True, usage: Callable[[], Usage] | None = None,
                  cpu_model: str | None = None, cpu_count: int | None = None, ram_gb: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, host_share: bool = True) -> None:
         super().__init__(name="estimate")
         host = host_info()
         self.measure_cpu, self.measure_ram = cpu, ram
+        self.host_share = host_share
         self._usage = usage or ProcessTree().usage
         self._clock = clock
         self.cpu_count = cpu_count or host.cpu_count
@@ -139,11 +152,19 @@ class EstimateMeter(Meter):
     # -- power models ---------------------------------------------------------------------
 
     def cpu_power_w(self, utilisation: float) -> tuple[float, float, float]:
-        """CPU watts (value, low, high) at a utilisation in [0, 1]."""
+        """CPU watts (value, low, high) at a utilisation in [0, 1].
+
+        Without the host share, only the load's part: the idle power is local rank 0's.
+
+        >>> m = EstimateMeter(usage=lambda: Usage(0.0, 0.0), cpu_model="x", cpu_count=1, host_share=False)
+        >>> m.cpu_power_w(0.0)
+        (0.0, 0.0, 0.0)
+        """
         u = min(1.0, max(0.0, utilisation))
-        value = self.tdp_w * (0.1 + 0.9 * u ** 3)
-        low = self.tdp_range[0] * (0.05 + 0.9 * u ** 3)
-        high = self.tdp_range[1] * (0.3 + 0.7 * u)
+        idle = (0.1, 0.05, 0.3) if self.host_share else (0.0, 0.0, 0.0)
+        value = self.tdp_w * (idle[0] + 0.9 * u ** 3)
+        low = self.tdp_range[0] * (idle[1] + 0.9 * u ** 3)
+        high = self.tdp_range[1] * (idle[2] + 0.7 * u)
         return value, low, high
 
     def ram_power_w(self, rss_bytes: float) -> tuple[float, float, float]:
@@ -151,7 +172,8 @@ class EstimateMeter(Meter):
 
         value: ``RAM_W_PER_GB x RSS`` (GB), at least ``RAM_MIN_GB`` and at most the installed
         RAM; low: the RSS without the minimum; high: the whole machine's RAM power
-        (:meth:`machine_ram_power_w`), what an exclusive run would be charged.
+        (:meth:`machine_ram_power_w`), what an exclusive run would be charged; without the
+        host share, the value itself (local rank 0 carries the machine-wide bound).
 
         >>> m = EstimateMeter(usage=lambda: Usage(0.0, 0.0), cpu_model="x", cpu_count=1, ram_gb=64.0)
         >>> m.ram_power_w(4e9)
@@ -162,7 +184,7 @@ class EstimateMeter(Meter):
         share_gb = min(installed, max(rss_gb, RAM_MIN_GB))
         value = RAM_W_PER_GB * share_gb
         low = RAM_W_PER_GB * min(installed, rss_gb)
-        high = max(self.machine_ram_power_w(), value)
+        high = max(self.machine_ram_power_w(), value) if self.host_share else value
         return value, low, high
 
     def machine_ram_power_w(self) -> float:
@@ -181,9 +203,14 @@ class EstimateMeter(Meter):
         with self._lock:
             self._last = self._usage()
             self._last_t = self._clock()
-            self.note(f"CPU and RAM energy estimated: {self.tdp_source}, load model TDP x (0.1 + 0.9 u^3); "
-                      f"RAM {RAM_W_PER_GB:g} W/GB of the run's resident memory (at least {RAM_MIN_GB:g} GB;"
-                      f" high end: all {self.ram_gb or 0:.1f} GB installed)")
+            if self.host_share:
+                self.note(f"CPU and RAM energy estimated: {self.tdp_source}, load model TDP x (0.1 + 0.9 u^3); "
+                          f"RAM {RAM_W_PER_GB:g} W/GB of the run's resident memory (at least {RAM_MIN_GB:g} GB;"
+                          f" high end: all {self.ram_gb or 0:.1f} GB installed)")
+            else:
+                self.note(f"CPU and RAM energy estimated for this rank's processes only: {self.tdp_source}, "
+                          f"its load's part TDP x 0.9 u^3; RAM {RAM_W_PER_GB:g} W/GB of its resident memory "
+                          f"(at least {RAM_MIN_GB:g} GB), no idle share")
 
     def _advance(self) -> tuple[list[float], list[float]]:
         """Integrate up to now and return the totals; the caller commits them."""

@@ -95,7 +95,8 @@ def test_select_meters_gives_each_local_rank_its_own_gpu(monkeypatch: pytest.Mon
     fake = FakeNVML([FakeGPU(uuid=f"GPU-{i}") for i in range(4)])
     rank = RankInfo(rank=5, world_size=8, local_rank=1, local_world_size=4, run_group="g")
     meters, notes = select_meters("auto", rank=rank, nvml=fake, powercap_root=tmp_path / "none")
-    assert [m.name for m in meters] == ["nvml"]  # local rank 1: no host CPU/RAM
+    # local rank 1: its own processes' CPU and RAM, without the node's idle share (issue 16)
+    assert [m.name for m in meters] == ["nvml", "estimate"] and not meters[1].host_share  # type: ignore[attr-defined]
     assert [g.index for g in meters[0].gpus] == [1]
     assert any("local rank 0" in n for n in notes)
     rank0 = RankInfo(rank=4, world_size=8, local_rank=0, local_world_size=4, run_group="g")
