@@ -1,8 +1,9 @@
 """Which part of a distributed job this process is, the group id its ranks share, and its GPUs.
 
-Each rank measures only its own GPUs (:func:`own_gpus`), and only one rank per node (local
-rank 0) measures the host's CPU and RAM, so adding the ranks of a group counts every device
-once. The group id is derived from facts every rank of the job sees alike, without
+Each rank measures only its own GPUs (:func:`own_gpus`) and its own processes' CPU load and
+memory; one rank per node (local rank 0) also counts the host's idle CPU power and whole-RAM
+bound (or reads RAPL's whole-package counters), so adding the ranks of a group counts every
+device once. The group id is derived from facts every rank of the job sees alike, without
 communication.
 
 When no launcher variable gives the local rank (an MPI job whose launcher exports only the
@@ -49,7 +50,11 @@ class RankInfo:
 
     @property
     def measures_host(self) -> bool:
-        """Only local rank 0 (or, local ranks unknown, the node's first rank) counts the CPU and RAM."""
+        """Whether this rank counts the host's share: idle CPU power, RAPL, the whole-RAM bound.
+
+        Local rank 0, or with local ranks unknown the node's first rank; every rank counts
+        its own processes' CPU load and memory.
+        """
         return self.local_rank == 0
 
     @property

@@ -1,7 +1,8 @@
 """Merging the reports of one distributed job into its logical run.
 
-Each rank measures only its own devices (and only local rank 0 measures the host's
-CPU and RAM), so adding the ranks' figures counts every device once.
+Each rank measures only its own GPUs and its own processes' CPU load and memory (local
+rank 0 also counts the host's idle share), so adding the ranks' figures counts every
+device once.
 """
 
 from __future__ import annotations
