@@ -61,11 +61,13 @@ class Outer:
     run_id: str
     run: Run | None = None
     directory: Path | None = None
+    # The outer run's open phases when the window started ("eval"): its phase goes under them.
+    prefix: str = ""
 
     def publish(self, report: RunReport) -> bool:
         """Hand ``report`` to the outer run; ``False`` when the outer run has ended."""
         if self.run is not None:
-            return self.run._windows.take(report, from_run=self.run)
+            return self.run._windows.take(report, from_run=self.run, prefix=self.prefix)
         assert self.directory is not None
         return _write_atomically(self.directory, report)
 
@@ -78,7 +80,7 @@ def find_outer(current: Run | None) -> tuple[Outer | None, str | None]:
     finds its outer run through the exported variables instead.
     """
     if current is not None and current.is_active and current._pid == os.getpid():
-        return Outer(current.id, run=current), None
+        return Outer(current.id, run=current, prefix="/".join(current._phase_stack)), None
     try:
         exported = settings.outer_run()
     except Exception:  # an unreadable environment: measure on our own
@@ -115,6 +117,7 @@ class Windows:
     """The windows an outer run has taken in, and the directory its children write to."""
 
     reports: dict[str, RunReport] = field(default_factory=dict)
+    prefixes: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     directory: Path | None = None
     closed: bool = False
@@ -130,13 +133,14 @@ class Windows:
         self._env_before = {name: os.environ.get(name) for name in self._exported}
         os.environ.update(self._exported)
 
-    def take(self, report: RunReport, *, from_run: Run) -> bool:
+    def take(self, report: RunReport, *, from_run: Run, prefix: str = "") -> bool:
         """Keep a window's latest report; ``False`` once the outer run has stopped."""
         with from_run._lock:
             if not from_run.is_active:
                 return False
             with self._lock:
                 self.reports[report.id] = report
+                self.prefixes[report.id] = prefix
             return True
 
     def collect(self) -> None:
@@ -195,23 +199,29 @@ class Windows:
             else:
                 os.environ[name] = before
 
-    def snapshot(self) -> tuple[list[RunReport], list[str]]:
+    def snapshot(self) -> tuple[list[tuple[RunReport, str]], list[str]]:
+        """The windows (each with the outer's phase path it started in), oldest first; notes."""
         with self._lock:
-            return sorted(self.reports.values(), key=_start_key), list(self.notes)
+            ordered = sorted(self.reports.values(), key=_start_key)
+            return [(r, self.prefixes.get(r.id, "")) for r in ordered], list(self.notes)
 
 
 def _start_key(report: RunReport) -> tuple[str, str]:
     return (report.started_at.isoformat() if report.started_at else "", report.id)
 
 
-def apply_windows(snap: RunSnapshot, windows: list[RunReport], notes: list[str]) -> RunSnapshot:
-    """``snap`` with its windows taken in: phases, identity when it has none, counters."""
-    if not windows and not notes:
+def apply_windows(snap: RunSnapshot, placed: list[tuple[RunReport, str]], notes: list[str]) -> RunSnapshot:
+    """``snap`` with its windows taken in: phases, identity when it has none, counters.
+
+    ``placed``: each window with the path of the outer's phases open when it started.
+    """
+    if not placed and not notes:
         return snap
+    windows = [w for w, _ in placed]
     phases = list(snap.phases)
     used: dict[str, int] = {}
-    for w in windows:
-        base = phase_name(w.kind, rank=w.rank, world_size=w.world_size)
+    for w, prefix in placed:
+        base = "/".join(filter(None, [prefix, phase_name(w.kind, rank=w.rank, world_size=w.world_size)]))
         used[base] = used.get(base, 0) + 1
         name = base if used[base] == 1 else f"{base} ({used[base]})"
         phases += _phases_of(w, name)
@@ -230,7 +240,7 @@ def apply_windows(snap: RunSnapshot, windows: list[RunReport], notes: list[str])
     extra_notes = list(notes)
     if windows:
         extra_notes.append(f"{len(windows)} run(s) started inside this run were measured as windows of it "
-                           f"(phases {', '.join(sorted({p.name.split('/')[0] for p in phases[len(snap.phases):]}))}): "
+                           f"(phases {', '.join(_top_names(placed))}): "
                            f"their energy is in this run's totals once")
     for w in windows:
         if w.status is RunStatus.RUNNING:
@@ -239,6 +249,10 @@ def apply_windows(snap: RunSnapshot, windows: list[RunReport], notes: list[str])
     all_notes = [*snap.notes, *(n for n in extra_notes if n not in snap.notes)]
     return replace(snap, phases=phases, model_id=model_id, parents=parents, kind=kind, counts=counts,
                    notes=all_notes)
+
+
+def _top_names(placed: list[tuple[RunReport, str]]) -> list[str]:
+    return sorted({phase_name(w.kind, rank=w.rank, world_size=w.world_size) for w, _ in placed})
 
 
 def _phases_of(window: RunReport, name: str) -> list[Phase]:
