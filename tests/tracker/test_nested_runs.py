@@ -14,10 +14,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from dia.integrations._common import CallbackCore, store_forecast
 
 import dia
 from dia import settings
-from dia.integrations._common import CallbackCore, store_forecast
 from dia.record.store import Store
 
 FAKES = Path(__file__).resolve().parents[1] / "measure"
@@ -268,3 +268,16 @@ def test_gpu_energy_under_dia_run_is_counted_once(tmp_path: Path) -> None:
     window = next(p for p in run.phases if p.name == "finetuning")
     assert window.energy_kwh is not None and window.duration_s
     assert window.energy_kwh.value * 3.6e6 == pytest.approx(GPU_W * window.duration_s, rel=0.15)
+
+
+def test_dia_run_inside_dia_run_is_a_window_and_says_so(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    inner = [sys.executable, "-m", "dia.cli.main", "run", "--db", url, "--meter", "estimate", "--model", "me/inner",
+             "--", sys.executable, "-c", "pass"]
+    env = {k: v for k, v in os.environ.items() if k not in (settings.ENV_OUTER_RUN, settings.ENV_WINDOWS_DIR)}
+    done = subprocess.run([sys.executable, "-m", "dia.cli.main", "run", "--db", url, "--meter", "estimate", "--",
+                           *inner], capture_output=True, text=True, timeout=120, env={**env, "COLUMNS": "300"})
+    assert done.returncode == 0, done.stderr
+    (run,) = Store(url).list_runs()
+    assert run.model_id == "me/inner" and [p.name for p in run.phases] == ["other"]
+    assert f"note: measured as a window of run {run.id}: counted there, once" in done.stderr
