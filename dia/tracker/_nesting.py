@@ -69,6 +69,8 @@ class Outer:
         if self.run is not None:
             return self.run._windows.take(report, from_run=self.run, prefix=self.prefix)
         assert self.directory is not None
+        if not _owner_alive(self.directory):  # killed without closing its directory
+            return False
         return _write_atomically(self.directory, report)
 
 
@@ -89,10 +91,26 @@ def find_outer(current: Run | None) -> tuple[Outer | None, str | None]:
         return None, None
     run_id, directory = exported
     path = Path(directory)
-    if path.is_dir():
+    if path.is_dir() and _owner_alive(path):
         return Outer(run_id, directory=path), None
     return None, (f"started inside run {run_id}, which had already ended (its windows directory is gone): "
                   f"measured as a run of its own")
+
+
+_PREFIX = "dia-windows-"
+
+
+def _owner_alive(directory: Path) -> bool:
+    """Whether the process that made ``directory`` (its pid is in the name) still runs."""
+    pid_text = directory.name[len(_PREFIX):].split("-", 1)[0] if directory.name.startswith(_PREFIX) else ""
+    if not pid_text.isdigit():
+        return True  # not ours to judge: the directory's presence says it
+    try:
+        import psutil
+
+        return bool(psutil.pid_exists(int(pid_text)))
+    except Exception:  # no answer: trust the directory
+        return True
 
 
 def _write_atomically(directory: Path, report: RunReport) -> bool:
@@ -127,7 +145,8 @@ class Windows:
 
     def export(self, run_id: str) -> None:
         """Create the private directory and export it, with ``run_id``, to child processes."""
-        directory = Path(tempfile.mkdtemp(prefix="dia-windows-"))
+        # The pid in the name lets a window tell an outer run killed without cleaning up.
+        directory = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         self.directory = directory
         self._exported = settings.outer_run_env(run_id, str(directory))
         self._env_before = {name: os.environ.get(name) for name in self._exported}
@@ -139,7 +158,7 @@ class Windows:
             if not from_run.is_active:
                 return False
             with self._lock:
-                self.reports[report.id] = report
+                self.reports[report.id] = _compact(report)
                 self.prefixes[report.id] = prefix
             return True
 
@@ -182,7 +201,7 @@ class Windows:
                 self._note(f"window file {path.name} could not be read, skipped ({describe_error(exc, limit=160)})")
                 continue
             with self._lock:
-                self.reports[report.id] = report
+                self.reports[report.id] = _compact(report)
 
     def _note(self, text: str) -> None:
         with self._lock:
@@ -204,6 +223,11 @@ class Windows:
         with self._lock:
             ordered = sorted(self.reports.values(), key=_start_key)
             return [(r, self.prefixes.get(r.id, "")) for r in ordered], list(self.notes)
+
+
+def _compact(report: RunReport) -> RunReport:
+    # The outer keeps what becomes its phases and counters, not the window's power trace.
+    return report.model_copy(update={"power_samples": []}) if report.power_samples else report
 
 
 def _start_key(report: RunReport) -> tuple[str, str]:

@@ -355,6 +355,9 @@ class Run:
             self.run_group = self._rank.run_group
         if self._outer is None:  # a window is not saved: no store to open
             self._recorder.open()
+        elif self.options.run_id is not None:
+            self._notes.append(f"run_id given inside run {self._outer.run_id}: measured as a window of it, "
+                               f"the stored run is not resumed")
         if self.options.run_id is not None and self._recorder.store is not None:
             try:
                 self._resume()

@@ -281,3 +281,18 @@ def test_dia_run_inside_dia_run_is_a_window_and_says_so(tmp_path: Path) -> None:
     (run,) = Store(url).list_runs()
     assert run.model_id == "me/inner" and [p.name for p in run.phases] == ["other"]
     assert f"note: measured as a window of run {run.id}: counted there, once" in done.stderr
+
+
+def test_a_window_of_a_killed_outer_process_is_stored_as_its_own_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = _url(tmp_path)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    windows = tmp_path / f"dia-windows-{gone.stdout.strip()}-x"  # made by a process that no longer runs
+    windows.mkdir()
+    monkeypatch.setenv(settings.ENV_OUTER_RUN, "killed-run")
+    monkeypatch.setenv(settings.ENV_WINDOWS_DIR, str(windows))
+    with dia.track("me/child", store=url, meter="estimate") as run:
+        pass
+    (stored,) = Store(url).list_runs()
+    assert stored.id == run.id and "window_of" not in stored.extra
+    assert list(windows.iterdir()) == []
