@@ -296,3 +296,14 @@ def test_a_window_of_a_killed_outer_process_is_stored_as_its_own_run(
     (stored,) = Store(url).list_runs()
     assert stored.id == run.id and "window_of" not in stored.extra
     assert list(windows.iterdir()) == []
+
+
+def test_a_window_inside_a_window_ends_up_under_it(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    outer = dia.track("me/outer", store=url, meter="estimate").start()
+    with dia.track(kind="finetuning", store=url, meter="estimate") as middle, middle.phase("eval"), \
+            dia.track(kind="evaluation", store=url, meter="estimate"):
+        pass
+    outer.stop()
+    (run,) = Store(url).list_runs()
+    assert [p.name for p in run.phases] == ["finetuning", "finetuning/eval", "finetuning/eval/evaluation"]
