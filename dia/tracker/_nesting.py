@@ -258,9 +258,10 @@ def apply_windows(snap: RunSnapshot, placed: list[tuple[RunReport, str]], notes:
     if kind is RunKind.OTHER:
         kind = next((w.kind for w in windows if w.kind is not RunKind.OTHER), kind)
     counts = dict(snap.counts)
+    workers = _workload_windows(windows)
     for name in _COUNTERS:
         if not counts.get(name):
-            counts[name] = sum(getattr(w.workload, name) or 0 for w in windows)
+            counts[name] = sum(getattr(w.workload, name) or 0 for w in workers)
     extra_notes = list(notes)
     if windows:
         extra_notes.append(f"{len(windows)} run(s) started inside this run were measured as windows of it "
@@ -273,6 +274,24 @@ def apply_windows(snap: RunSnapshot, placed: list[tuple[RunReport, str]], notes:
     all_notes = [*snap.notes, *(n for n in extra_notes if n not in snap.notes)]
     return replace(snap, phases=phases, model_id=model_id, parents=parents, kind=kind, counts=counts,
                    notes=all_notes)
+
+
+def _workload_windows(windows: list[RunReport]) -> list[RunReport]:
+    """The windows whose counters make the workload: a distributed job's is its lowest rank's.
+
+    As when the ranks' stored runs are merged into one logical run (rank 0's workload): the
+    ranks of one job count the same steps, adding them would count the job N times.
+    """
+    lowest: dict[str, RunReport] = {}
+    alone: list[RunReport] = []
+    for w in windows:
+        if w.world_size <= 1:
+            alone.append(w)
+            continue
+        key = w.run_group or ""
+        if key not in lowest or w.rank < lowest[key].rank:
+            lowest[key] = w
+    return [*alone, *lowest.values()]
 
 
 def _top_names(placed: list[tuple[RunReport, str]]) -> list[str]:

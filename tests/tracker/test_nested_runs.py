@@ -307,3 +307,27 @@ def test_a_window_inside_a_window_ends_up_under_it(tmp_path: Path) -> None:
     outer.stop()
     (run,) = Store(url).list_runs()
     assert [p.name for p in run.phases] == ["finetuning", "finetuning/eval", "finetuning/eval/evaluation"]
+
+
+RANK_CHILD = """
+import os, dia
+with dia.track("me/ddp", kind="finetuning", store={url!r}, meter="estimate") as run:
+    run.count(steps=10 + int(os.environ["RANK"]))  # rank 1 counts 11: whose counters win shows
+"""
+
+
+def test_ranks_started_inside_an_outer_track_are_its_windows_one_phase_per_rank(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    script = tmp_path / "rank.py"
+    script.write_text(RANK_CHILD.format(url=url), encoding="utf-8")
+    with dia.track(store=url, meter="estimate") as outer:
+        procs = [subprocess.Popen([sys.executable, str(script)],
+                                  env={**os.environ, "RANK": str(r), "LOCAL_RANK": str(r), "WORLD_SIZE": "2",
+                                       "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29555"})
+                 for r in (0, 1)]
+        assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    (run,) = Store(url).list_runs()
+    assert run.id == outer.id and run.model_id == "me/ddp"
+    assert sorted(p.name for p in run.phases) == ["finetuning@rank 0", "finetuning@rank 1"]
+    # The job's workload is rank 0's, as when its ranks' runs are merged into one logical run.
+    assert run.workload.steps == 10
