@@ -93,8 +93,9 @@ def find_outer(current: Run | None) -> tuple[Outer | None, str | None]:
     path = Path(directory)
     if path.is_dir() and _owner_alive(path):
         return Outer(run_id, directory=path), None
-    return None, (f"started inside run {run_id}, which had already ended (its windows directory is gone): "
-                  f"measured as a run of its own")
+    # Gone, or never here: a task another node started with this environment (srun copies it).
+    return None, (f"started inside run {run_id}, whose windows directory is not on this machine (that run has "
+                  f"ended, or runs on another node): measured as a run of its own")
 
 
 _PREFIX = "dia-windows-"
