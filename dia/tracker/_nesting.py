@@ -142,6 +142,8 @@ class Windows:
     closed: bool = False
     _env_before: dict[str, str | None] | None = None
     _exported: dict[str, str] = field(default_factory=dict)
+    # (mtime, size) of each window file when last read: an unchanged file is not parsed again.
+    _seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def export(self, run_id: str) -> None:
@@ -197,7 +199,14 @@ class Windows:
             return
         for path in paths:
             try:
-                report = parse_report(path.read_text(encoding="utf-8"), where=f"window file {path.name}")
+                st = path.stat()
+            except OSError:
+                continue
+            if self._seen.get(path.name) == (st.st_mtime_ns, st.st_size):
+                continue
+            self._seen[path.name] = (st.st_mtime_ns, st.st_size)
+            try:
+                report = parse_report(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, DIAError) as exc:
                 self._note(f"window file {path.name} could not be read, skipped ({describe_error(exc, limit=160)})")
                 continue
