@@ -37,6 +37,8 @@ ENV_RUN_GROUP = "DIA_RUN_GROUP"
 ENV_RUN_NONCE = "DIA_RUN_NONCE"
 ENV_DASHBOARD_DB = "DIA_DASHBOARD_DB"
 ENV_DASHBOARD_PUBLIC = "DIA_DASHBOARD_PUBLIC"
+ENV_OUTER_RUN = "DIA_OUTER_RUN"
+ENV_WINDOWS_DIR = "DIA_WINDOWS_DIR"
 
 DEFAULT_CHECKPOINT_S = 10.0
 # A day: a longer interval would leave a killed run "running" for days, and the
@@ -87,6 +89,14 @@ VARIABLES: tuple[Variable, ...] = (
              "The store the dashboard reads (set by `dia dashboard --db`; a Space sets it)."),
     Variable(ENV_DASHBOARD_PUBLIC, "off",
              "`1`/`true`/`yes`/`on`: the dashboard runs public and read-only (`--public`)."),
+    Variable(ENV_OUTER_RUN, "unset",
+             "Set by DIA, not by hand: the id of the run (`dia run`, or an outermost `dia.track`) "
+             "that the child processes run inside. A run started in such a child is recorded as a "
+             "window of that run (its phases), not as a second measurement."),
+    Variable(ENV_WINDOWS_DIR, "unset",
+             "Set by DIA with `DIA_OUTER_RUN`: the private directory where the runs started in child "
+             "processes leave their windows for the outer run. Missing directory: the run is measured "
+             "as a run of its own."),
 )
 
 
@@ -181,6 +191,23 @@ def dashboard_db(env: Mapping[str, str] | None = None) -> str | None:
 def dashboard_public(env: Mapping[str, str] | None = None) -> bool:
     """``DIA_DASHBOARD_PUBLIC``: public, read-only dashboard."""
     return flag_on(env, ENV_DASHBOARD_PUBLIC)
+
+
+def outer_run(env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """``(DIA_OUTER_RUN, DIA_WINDOWS_DIR)`` when both are set: this process runs inside that run.
+
+    >>> outer_run({"DIA_OUTER_RUN": "0a56", "DIA_WINDOWS_DIR": "/tmp/dia-windows-x"})
+    ('0a56', '/tmp/dia-windows-x')
+    >>> outer_run({"DIA_OUTER_RUN": "0a56"}) is None
+    True
+    """
+    run_id, directory = _text(env, ENV_OUTER_RUN), _text(env, ENV_WINDOWS_DIR)
+    return (run_id, directory) if run_id and directory else None
+
+
+def outer_run_env(run_id: str, directory: str) -> dict[str, str]:
+    """The variables a run exports to its child processes (the inverse of :func:`outer_run`)."""
+    return {ENV_OUTER_RUN: run_id, ENV_WINDOWS_DIR: directory}
 
 
 def markdown_table() -> str:

@@ -6,7 +6,8 @@ with 2 and a one-line error, before running anything, when an option is invalid
 (unknown meter, kind or relation, a model id that is not one, a model listed as its own
 parent). Once the command has run, a problem inside DIA is a ``warning:`` line on stderr,
 never an exception: the report is saved (to the store, else a fallback file) and the exit
-code is still the command's::
+code is still the command's. A run the command starts (``dia.track``, a training
+callback, another ``dia run``) is recorded as a window of this one, counted once::
 
     dia run --model me/tiny --parent org/base:lora --kind finetune --country FRA -- python train.py
 """
@@ -52,7 +53,9 @@ def summary_lines(report: RunReport) -> list[str]:
         lines.append(f"facility   {_q(report.energy.facility_kwh)}")
     lines.append(f"carbon     {_q(report.carbon.total_kg if report.carbon else None)}")
     lines.append(f"water      {_q(report.water.total_l if report.water else None)}")
-    lines += [f"note: {n}" for n in report.notes[:4]]
+    # A window's report is not stored: say so first, whatever else the notes hold.
+    window = [n for n in report.notes if "window_of" in report.extra and n.startswith("measured as a window of run")]
+    lines += [f"note: {n}" for n in [*window, *(n for n in report.notes if n not in window)][:4]]
     return lines
 
 
@@ -115,6 +118,8 @@ def _run_measured(run: Run, command: list[str], as_json: bool) -> int:
     except Exception as exc:  # DIA could not even start measuring: the command still runs
         warnings.warn(f"DIA: the run could not start ({describe_error(exc)}): not measured", DIAWarning, stacklevel=2)
     try:
+        # The command inherits DIA_OUTER_RUN and DIA_WINDOWS_DIR, exported by run.start(): a
+        # dia.track inside it is recorded as a window of this run, not a second measurement.
         proc = subprocess.Popen(command)
     except OSError as exc:
         _stop_quietly(run, "failed", f"command could not start: {exc.strerror}")

@@ -43,7 +43,9 @@ class RunOptions:
     ``wue``, ``carbon_intensity``: conversion inputs. ``meter``: ``auto`` or a meter name.
     ``sample_interval_s``: power sampling period. ``checkpoint_s``: save period of a running
     run (default ``DIA_CHECKPOINT_S``). ``run_group``: the group of a distributed job
-    (default: derived from the launcher).
+    (default: derived from the launcher). ``sync_cuda``: when torch CUDA is in use, wait for
+    the current device's queued work at the edges of the run and of every phase, so a
+    window holds the energy of the kernels launched inside it (``False``: never wait).
     """
 
     model_id: str | None = None
@@ -63,6 +65,7 @@ class RunOptions:
     sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S
     checkpoint_s: float | None = None
     run_group: str | None = None
+    sync_cuda: bool = True
 
     def __post_init__(self) -> None:
         for name, value in validate_options(self).items():
@@ -91,6 +94,8 @@ def validate_options(options: RunOptions) -> dict[str, Any]:
     if not _positive_number(sample_interval_s):
         raise InvalidArgumentError(f"sample_interval_s must be positive (a number of seconds; got {sample_interval_s!r})")
     checked["sample_interval_s"] = float(sample_interval_s)
+    if not isinstance(options.sync_cuda, bool):
+        raise InvalidArgumentError(f"sync_cuda must be True or False (got {options.sync_cuda!r})")
     if options.checkpoint_s is not None and not _positive_number(options.checkpoint_s):
         raise InvalidArgumentError(f"checkpoint_s must be positive (a number of seconds; got {options.checkpoint_s!r})")
     if options.store is not None and options.store is not False and not _is_store_spec(options.store):

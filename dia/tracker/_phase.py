@@ -32,6 +32,7 @@ class PhaseWindow:
     def __enter__(self) -> PhaseWindow:
         self.path = "/".join([*self.run._phase_stack, self.name])
         self.run._phase_stack.append(self.name)
+        self.run._sync_edge()
         self._t0 = time.perf_counter()
         self._started_at = _now()
         self._e0 = self.run._safe_readings()
@@ -43,6 +44,8 @@ class PhaseWindow:
             stack.pop()
         elif self.name in stack:
             stack.remove(self.name)
+        self.run._sync_edge()
+        duration_s = time.perf_counter() - self._t0
         e1 = self.run._safe_readings()
         energy: Quantity | None = None
         if (e0 := self._e0) and e1 is not None:
@@ -56,10 +59,11 @@ class PhaseWindow:
                 energy = None
         try:
             phase = Phase(name=self.path, started_at=self._started_at, ended_at=_now(),
-                          duration_s=time.perf_counter() - self._t0, energy_kwh=energy)
+                          duration_s=duration_s, energy_kwh=energy)
         except Exception as exc:  # a phase the report refuses is left out, the user's code goes on
             self.run._degrade(f"phase {self.path[:80]!r}", exc)
             return False
         with self.run._lock:
             self.run._phases.append(phase)
+        self.run._flag_short(f"phase {self.path[:80]!r}", duration_s)
         return False

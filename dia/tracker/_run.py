@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import threading
 import time
 import warnings
@@ -31,7 +32,7 @@ from dia.errors import DIAWarning, InvalidArgumentError
 from dia.measure.base import ComponentEnergy
 from dia.record.report import Energy, Parent, Phase, Quantity, RunKind, RunReport, RunStatus
 from dia.redact import describe_error, redact_text
-from dia.tracker import _build, _lifecycle
+from dia.tracker import _build, _lifecycle, _nesting
 from dia.tracker._options import RunOptions, checkpoint_interval_s, location_inputs
 from dia.tracker._phase import PhaseWindow
 from dia.tracker._recorder import Recorder
@@ -85,6 +86,10 @@ class Run:
         self._t0 = 0.0
         self._t_end = 0.0
         self._started_at: datetime | None = None
+        self._pid = 0
+        # The run this one is a window of (None: a run of its own), and the windows of this one.
+        self._outer: _nesting.Outer | None = None
+        self._windows = _nesting.Windows()
         self._recorder = Recorder(options.store)
         self._sampler = Sampler(interval_s=self.sample_interval_s, checkpoint_s=self.checkpoint_s,
                                 degrade=self._degrade, checkpoint=self._checkpoint)
@@ -111,6 +116,15 @@ class Run:
         if self._started:
             raise RuntimeError("a Run is started once; call dia.track(...) again (run_id= resumes it)")
         self._started = True
+        self._pid = os.getpid()
+        try:
+            self._outer, stale = _nesting.find_outer(_lifecycle.current_run())
+        except Exception as exc:  # pragma: no cover - measure on our own rather than fail
+            self._outer, stale = None, None
+            self._degrade("finding an outer run", exc)
+        if stale:
+            self._notes.append(stale)
+        self._sync_edge()
         self._t0 = time.perf_counter()
         self._t_end = self._t0
         self._started_at = _now()
@@ -118,6 +132,11 @@ class Run:
             self._setup()
         except Exception as exc:
             self._degrade("setup", exc)
+        if self._outer is None:
+            try:
+                self._windows.export(self.id)
+            except Exception as exc:  # child processes then measure on their own
+                self._degrade("exporting the run to child processes", exc)
         self._active = True
         _lifecycle.register(self)
         offset_s = (self._previous.duration_s or 0.0) if self._previous is not None else 0.0
@@ -136,6 +155,8 @@ class Run:
         except ValueError:
             raise InvalidArgumentError(f"unknown run status {status!r}; expected one of "
                                        f"{', '.join(s.value for s in RunStatus)}") from None
+        if self._active:
+            self._sync_edge()
         with self._lock:
             if not self._active:
                 if self.report is not None:
@@ -150,9 +171,9 @@ class Run:
             return self._finish(shown, note)
         except Exception as exc:  # a bug inside DIA: the user's code must not see it
             text, new = self._failure_note("stop", exc)
-            report = self._last_resort(shown)
+            report = self._label(self._last_resort(shown))
             with self._recorder.lock:
-                self.report = self._recorder.save(report)
+                self.report = self._save_final(report)
             if new:  # after saving: a warning turned into an error must not cost the report
                 warnings.warn(f"DIA: {text}; the report is saved degraded", DIAWarning, stacklevel=2)
             return self.report
@@ -160,13 +181,64 @@ class Run:
     def _finish(self, shown: RunStatus, note: str | None) -> RunReport:
         _lifecycle.unregister(self)
         final = self._sampler.stop()
+        try:
+            self._windows.close()
+        except Exception as exc:
+            self._degrade("taking in the windows", exc)
         if note:
             self._notes.append(redact_text(note))
+        self._flag_short("the run", self._t_end - self._t0)
         report = self._build(shown, final, ended=True)
         with self._recorder.lock:
             self.report = report
-            self.report = self._recorder.save(report)
+            self.report = self._save_final(report)
         return self.report
+
+    def _save_final(self, report: RunReport) -> RunReport:
+        """Save the stopped run's report, or hand it to the outer run it is a window of."""
+        outer = self._outer
+        if outer is None:
+            return self._recorder.save(report)
+        try:
+            if outer.publish(report):
+                return report
+        except Exception as exc:
+            self._degrade("handing the window to its outer run", exc)
+        # The outer run ended first: this run's energy would be lost, store it as its own.
+        self._outer = None
+        extra = {k: v for k, v in report.extra.items() if k != "window_of"}
+        notes = [n for n in report.notes if n != _nesting.window_note(outer.run_id)]
+        notes.append(f"started inside run {outer.run_id}, which ended first: stored as a run of its own "
+                     f"(the time both ran may be counted in both)")
+        self._notes.append(notes[-1])
+        self._recorder.open()
+        return self._recorder.save(report.model_copy(update={"extra": extra, "notes": notes}))
+
+    def _label(self, report: RunReport) -> RunReport:
+        outer = self._outer
+        return _nesting.window_extra(report, outer.run_id) if outer is not None else report
+
+    def _sync_edge(self) -> None:
+        """Wait for queued CUDA work at a window's edge (``sync_cuda``); never raises."""
+        if not self.options.sync_cuda:
+            return
+        try:
+            from dia.measure.gpu.cuda import synchronize
+
+            synchronize()
+        except Exception:  # a failed sync only blurs the edge
+            pass
+
+    def _flag_short(self, what: str, duration_s: float) -> None:
+        """Note a window shorter than what the slowest of the run's meters resolves."""
+        slowest = max(self._sampler.meters, key=lambda m: m.min_window_s, default=None)
+        if slowest is None or slowest.min_window_s <= 0 or duration_s >= slowest.min_window_s:
+            return
+        text = (f"{what} was shorter than the {slowest.min_window_s:g} s the {slowest.name} meter resolves "
+                f"(its counter's update period): its energy may read 0 and is not reliable")
+        with self._lock:
+            if text not in self._notes:
+                self._notes.append(text)
 
     def _last_resort(self, status: RunStatus) -> RunReport:
         """A labelled report even when building one from the run's state fails."""
@@ -192,7 +264,11 @@ class Run:
                 return None
             try:
                 updated = report.model_copy(update={"extra": {**report.extra, **items}})
-                self.report = self._recorder.save(updated)
+                if self._outer is not None:  # a window is stored by its outer run, never here
+                    self.report = updated
+                    self._outer.publish(updated)
+                else:
+                    self.report = self._recorder.save(updated)
             except Exception as exc:
                 self._degrade("updating the stopped report", exc)
             return self.report
@@ -277,7 +353,11 @@ class Run:
             self._rank = RankInfo()
         if self.run_group is None:
             self.run_group = self._rank.run_group
-        self._recorder.open()
+        if self._outer is None:  # a window is not saved: no store to open
+            self._recorder.open()
+        elif self.options.run_id is not None:
+            self._notes.append(f"run_id given inside run {self._outer.run_id}: measured as a window of it, "
+                               f"the stored run is not resumed")
         if self.options.run_id is not None and self._recorder.store is not None:
             try:
                 self._resume()
@@ -338,15 +418,23 @@ class Run:
         if not self._active:
             return
         try:
-            report = _build.build_report(self._snapshot(), RunStatus(status), self._safe_readings() or [],
-                                         ended=False, degrade=self._degrade)
+            self._windows.collect()
+            report = self._label(_build.build_report(self._snapshot(), RunStatus(status), self._safe_readings() or [],
+                                                     ended=False, degrade=self._degrade))
             if note:
                 report = report.model_copy(update={"notes": [*report.notes, note]})
         except Exception as exc:
             self._degrade("checkpoint", exc)
             return
         with self._recorder.lock:
-            if self._active:  # stop() saves the final report: never overwrite it with this one
+            if not self._active:  # stop() saves the final report: never overwrite it with this one
+                return
+            if self._outer is not None:
+                try:
+                    self._outer.publish(report)
+                except Exception as exc:
+                    self._degrade("handing the window to its outer run", exc)
+            else:
                 self._recorder.save(report)
 
     def _snapshot(self) -> _build.RunSnapshot:
@@ -354,12 +442,14 @@ class Run:
             counts = dict(self._counts)
         with self._lock:
             phases = list(self._phases)
-        return _build.RunSnapshot(
+        windows, window_notes = self._windows.snapshot()
+        return _nesting.apply_windows(_build.RunSnapshot(
             id=self.id, model_id=self.model_id, parents=self.parents, kind=self.kind,
             started_at=self._started_at, elapsed_s=self.elapsed_s, run_group=self.run_group,
             rank=self._rank, location=self._location, meters=self._sampler.meters, counts=counts,
             phases=phases, power=self._sampler.power(), notes=self._all_notes(), previous=self._previous,
-            degraded=self._degraded, host_skipped=self._host_skipped, checkpoint_s=self.checkpoint_s)
+            degraded=self._degraded, host_skipped=self._host_skipped, checkpoint_s=self.checkpoint_s),
+            windows, window_notes)
 
     def _all_notes(self) -> list[str]:
         return [*self._notes, *(n for n in self._recorder.notes if n not in self._notes)]
@@ -368,10 +458,11 @@ class Run:
                where: str = "report") -> RunReport:
         """The report now; if building it fails, a labelled minimal one (never raises)."""
         try:
-            return _build.build_report(self._snapshot(), status, readings, ended=ended, degrade=self._degrade)
+            return self._label(_build.build_report(self._snapshot(), status, readings, ended=ended,
+                                                   degrade=self._degrade))
         except Exception as exc:
             self._degrade(where, exc)
-            return _build.minimal_report(self._snapshot(), status)
+            return self._label(_build.minimal_report(self._snapshot(), status))
 
 
 def _new_id() -> str:
