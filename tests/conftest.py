@@ -74,7 +74,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def _isolated_store(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIA_DATABASE_URL", f"sqlite:///{tmp_path}/default-store.sqlite")
     for var in ("DIA_COUNTRY", "DIA_REGION", "DIA_CLOUD_PROVIDER", "DIA_CLOUD_REGION",
-                "DIA_CONFIG", "DIA_HUB_AUTOFILL"):
+                "DIA_CONFIG", "DIA_HUB_AUTOFILL",
+                # a suite run under `dia run` (or any outer run) must not make the tests' runs windows
+                "DIA_OUTER_RUN", "DIA_WINDOWS_DIR"):
         monkeypatch.delenv(var, raising=False)
 
 

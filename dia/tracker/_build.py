@@ -158,7 +158,10 @@ def build_report(snap: RunSnapshot, status: RunStatus, readings: list[ComponentE
     now = _now()
     previous = snap.previous
     before_s = (previous.duration_s or 0.0) if previous is not None else 0.0
-    nothing = "measured" if (snap.host_skipped and not snap.degraded) else "unavailable"
+    # A rank whose devices are all counted elsewhere honestly measured 0 J of its own; one
+    # whose GPU never answered did not measure at all.
+    silent_gpu = any(g.method == "unavailable" for m in snap.meters for g in m.gpus)
+    nothing = "measured" if (snap.host_skipped and not snap.degraded and not silent_gpu) else "unavailable"
     energy = energy_from(readings, offset=previous.energy if previous is not None else None,
                          nothing_quality=nothing)
     hardware = hardware_of(snap.meters, previous)
@@ -167,7 +170,7 @@ def build_report(snap: RunSnapshot, status: RunStatus, readings: list[ComponentE
     notes = list(snap.notes)
     for m in snap.meters:
         notes += [n for n in m.notes if n not in notes]
-    if snap.host_skipped and not readings:
+    if snap.host_skipped and not readings and not silent_gpu:
         notes.append("this rank measures no device of its own: its energy is counted by other ranks")
     rank, loc = snap.rank, snap.location
     meter = "+".join(m.name for m in snap.meters) or ("none" if not snap.degraded else "degraded")

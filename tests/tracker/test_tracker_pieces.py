@@ -199,3 +199,20 @@ def test_count_from_threads_while_sampling() -> None:
         for t in threads:
             t.join()
     assert run.report is not None and run.report.workload.steps == 4000
+
+
+def test_a_rank_whose_only_gpu_never_answers_is_unavailable_not_measured_zero() -> None:
+    # A rank that leaves the host to local rank 0 and whose GPU gives no reading at all
+    # did not measure 0 J: its energy is unknown.
+    from dia.measure.base import GPUInfo, Meter
+    from dia.measure.distributed import RankInfo
+
+    silent = Meter(name="nvml", gpus=[GPUInfo(index=1, name="NVIDIA A100-SXM4-40GB", method="unavailable")])
+    rank = RankInfo(rank=1, world_size=2, local_rank=1, local_world_size=2, run_group="g")
+    snap = RunSnapshot(id="00000000-0000-4000-8000-000000000016", rank=rank, meters=[silent], host_skipped=True)
+    report = build_report(snap, RunStatus.COMPLETED, [], ended=True, degrade=lambda w, e: "x")
+    assert report.energy.it_kwh.quality.value == "unavailable"
+    assert not any("counted by other ranks" in n for n in report.notes)
+    counted_elsewhere = RunSnapshot(id="00000000-0000-4000-8000-000000000017", rank=rank, meters=[], host_skipped=True)
+    report = build_report(counted_elsewhere, RunStatus.COMPLETED, [], ended=True, degrade=lambda w, e: "x")
+    assert report.energy.it_kwh.quality.value == "measured"
