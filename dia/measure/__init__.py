@@ -76,8 +76,8 @@ def select_meters(meter: str = "auto", *, rank: RankInfo | None = None, tree_pid
             if rank.measures_host:
                 meters.append(rapl)
             else:  # package counters are the whole package's, every rank's load included
-                notes.append(f"local rank {rank.local_rank}: CPU{' and RAM' if 'ram' in covered else ''} "
-                             "energy read from RAPL by local rank 0 (whole-package counters)")
+                notes.append(f"{rank.who}: CPU{' and RAM' if 'ram' in covered else ''} "
+                             "energy read from RAPL by the node's host measurer, local rank 0 (whole-package counters)")
         elif meter == "rapl":
             notes.append("RAPL counters not readable here (absent, or root-only): CPU energy estimated")
     missing = [c for c in ("cpu", "ram") if c not in covered]
@@ -92,9 +92,10 @@ def select_meters(meter: str = "auto", *, rank: RankInfo | None = None, tree_pid
         meters.append(EstimateMeter(cpu="cpu" in missing, ram="ram" in missing, usage=usage,
                                     host_share=rank.measures_host))
         if not rank.measures_host:
-            notes.append(f"local rank {rank.local_rank}: counts its own processes' CPU load and memory; the "
-                         "node's idle CPU power and machine-wide RAM bound are counted by local rank 0")
-    return meters, notes
+            notes.append(f"{rank.who}: counts its own processes' CPU load and memory; the node's idle CPU "
+                         "power and machine-wide RAM bound are counted by its host measurer (local rank 0)")
+    # How the rank was placed (e.g. an unknown local rank) is said even when no GPU was set up.
+    return meters, [*(n for n in rank.notes if n not in notes), *notes]
 
 
 def _own_gpus(meter: str, rank: RankInfo, nvml: Any, notes: list[str]) -> tuple[Any, list[GPUDevice] | None]:

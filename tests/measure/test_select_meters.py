@@ -162,3 +162,12 @@ def test_process_trees_skip_other_ranks_only_in_a_distributed_run(rank: RankInfo
     if skips:  # Lightning's rank 1, a child of rank 0, carries LOCAL_RANK=1
         other = str(1 - rank.local_rank)
         assert skip.is_other({"LOCAL_RANK": other}) and not skip.is_other({})
+
+
+def test_a_rank_with_an_unknown_local_rank_says_so_even_without_gpus(tmp_path: Path) -> None:
+    placed = RankInfo(rank=3, world_size=4, local_rank=3, local_world_size=4, run_group="g",
+                      local_rank_known=False, notes=("rank 3 (local rank unknown): another rank measures this node",))
+    meters, notes = select_meters("auto", rank=placed, nvml=False, powercap_root=tmp_path / "none")
+    assert notes[0] == placed.notes[0]
+    assert any(n.startswith("rank 3 (local rank unknown): counts its own processes") for n in notes)
+    assert [m.name for m in meters] == ["estimate"]
