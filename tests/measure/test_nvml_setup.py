@@ -75,8 +75,10 @@ def test_device_files_present_sees_gpu_nodes_only(tmp_path: Path) -> None:
     for name in ("nvidiactl", "nvidia-uvm", "nvidia-modeset", "null"):
         (dev / name).touch()
     assert not device_files_present(str(dev))  # the driver's control nodes are not a GPU
-    (dev / "nvidia0").touch()
-    assert device_files_present(str(dev))
+    gpus = tmp_path / "gpus"
+    gpus.mkdir()
+    (gpus / "nvidia0").touch()
+    assert device_files_present(str(gpus))
     assert not device_files_present(str(tmp_path / "absent"))
 
 

@@ -92,8 +92,11 @@ def nvml_problem() -> str | None:
     return _problem or "NVML could not be loaded"
 
 
+@functools.lru_cache(maxsize=8)  # asked at every run's start; listing /dev costs ~0.3 ms
 def device_files_present(dev: str = "/dev") -> bool:
     """Whether NVIDIA device files (``/dev/nvidia0``...) exist: a GPU is there for CUDA.
+
+    Answered once per folder per process: device files do not come and go during a job.
 
     >>> device_files_present("/nonexistent")
     False
