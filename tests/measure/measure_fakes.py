@@ -30,6 +30,16 @@ GPU_IS_LOST = pynvml.NVML_ERROR_GPU_IS_LOST
 UNKNOWN = pynvml.NVML_ERROR_UNKNOWN
 
 
+class Clock:
+    """A clock the test moves by hand (``clock.t = 10.0``)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
 class FakeGPU:
     def __init__(self, name: str = "NVIDIA A100-SXM4-40GB", *, counter: bool = True,
                  power_w: float | Callable[[float], float] = 300.0, uuid: str = "GPU-0000",

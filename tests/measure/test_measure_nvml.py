@@ -5,19 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from measure_fakes import FakeGPU, FakeNVML
+from measure_fakes import Clock, FakeGPU, FakeNVML
 
 from dia.measure import select_meters
 from dia.measure.distributed import RankInfo
 from dia.measure.gpu.nvidia import NvmlMeter, visible_indices
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_counter_delta_is_the_window_energy_measured() -> None:

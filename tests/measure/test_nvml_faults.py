@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from measure_fakes import GPU_IS_LOST, TIMEOUT, UNKNOWN, FakeGPU, FakeNVML
+from measure_fakes import GPU_IS_LOST, TIMEOUT, UNKNOWN, Clock, FakeGPU, FakeNVML
 
 from dia.measure.gpu.nvidia import MAX_READ_FAILURES, NvmlMeter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _advancing(*gpus: FakeGPU) -> tuple[NvmlMeter, Clock, list[FakeGPU]]:

@@ -8,19 +8,19 @@ import sys
 from typing import Any
 
 import pytest
-from measure_fakes import TIMEOUT, UNKNOWN, FakeGPU, FakeNVML, NVMLError, fake_from_spec, fake_spec
+from measure_fakes import (
+    TIMEOUT,
+    UNKNOWN,
+    Clock,
+    FakeGPU,
+    FakeNVML,
+    NVMLError,
+    fake_from_spec,
+    fake_spec,
+)
 
 from dia.measure.base import GPUDevice
 from dia.measure.gpu.nvidia import COUNTER_UPDATE_PERIOD_S, NvmlMeter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
 
 # -- polled GPUs ----------------------------------------------------------------------------
 

@@ -160,13 +160,19 @@ def test_a_stale_variable_gives_a_run_of_its_own(tmp_path: Path, monkeypatch: py
     assert any("whose windows directory is not on this machine" in n for n in stored.notes)
 
 
-def test_a_run_in_a_child_process_leaves_its_window_in_the_directory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = _url(tmp_path)
+@pytest.fixture
+def exported_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What a child process of run ``outer-run`` inherits: its id and its windows directory."""
     windows = tmp_path / "windows"
     windows.mkdir()
     monkeypatch.setenv(settings.ENV_OUTER_RUN, "outer-run")
     monkeypatch.setenv(settings.ENV_WINDOWS_DIR, str(windows))
+    return windows
+
+
+def test_a_run_in_a_child_process_leaves_its_window_in_the_directory(tmp_path: Path, exported_windows: Path) -> None:
+    url = _url(tmp_path)
+    windows = exported_windows
     with dia.track("me/child", store=url, meter="estimate") as run:
         run.count(steps=1)
     assert Store(url).list_runs() == []  # counted by the outer run, not here
@@ -175,13 +181,9 @@ def test_a_run_in_a_child_process_leaves_its_window_in_the_directory(
     assert saved["id"] == run.id and saved["extra"]["window_of"] == "outer-run"
 
 
-def test_a_window_whose_outer_process_ended_is_stored_as_its_own_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_window_whose_outer_process_ended_is_stored_as_its_own_run(tmp_path: Path, exported_windows: Path) -> None:
     url = _url(tmp_path)
-    windows = tmp_path / "windows"
-    windows.mkdir()
-    monkeypatch.setenv(settings.ENV_OUTER_RUN, "outer-run")
-    monkeypatch.setenv(settings.ENV_WINDOWS_DIR, str(windows))
+    windows = exported_windows
     with dia.track("me/child", store=url, meter="estimate") as run:
         windows.rmdir()  # the outer run stopped meanwhile (it removes its directory)
     (stored,) = Store(url).list_runs()
