@@ -200,9 +200,18 @@ def outer_run(env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
     ('0a56', '/tmp/dia-windows-x')
     >>> outer_run({"DIA_OUTER_RUN": "0a56"}) is None
     True
+    >>> outer_run({"DIA_OUTER_RUN": "not a run id", "DIA_WINDOWS_DIR": "/tmp/x"})
+    Traceback (most recent call last):
+    ...
+    dia.errors.InvalidSettingError: DIA_OUTER_RUN is not a run id (set by DIA for nested runs; unset it)
     """
     run_id, directory = _text(env, ENV_OUTER_RUN), _text(env, ENV_WINDOWS_DIR)
-    return (run_id, directory) if run_id and directory else None
+    if not (run_id and directory):
+        return None
+    # DIA sets it to a run id; anything else was set by hand and would end up in notes.
+    if len(run_id) > 128 or not all(c.isprintable() and not c.isspace() for c in run_id):
+        raise InvalidSettingError(f"{ENV_OUTER_RUN} is not a run id (set by DIA for nested runs; unset it)")
+    return run_id, directory
 
 
 def outer_run_env(run_id: str, directory: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dia import settings
+from dia.errors import InvalidSettingError
 from dia.record.report import Phase, RunKind, RunReport, RunStatus
 from dia.redact import describe_error
 
@@ -85,8 +86,8 @@ def find_outer(current: Run | None) -> tuple[Outer | None, str | None]:
         return Outer(current.id, run=current, prefix="/".join(current._phase_stack)), None
     try:
         exported = settings.outer_run()
-    except Exception:  # an unreadable environment: measure on our own
-        return None, None
+    except InvalidSettingError as exc:  # a variable set by hand: measure on our own, and say why
+        return None, f"{exc}: measured as a run of its own"
     if exported is None:
         return None, None
     run_id, directory = exported

@@ -333,3 +333,17 @@ def test_ranks_started_inside_an_outer_track_are_its_windows_one_phase_per_rank(
     assert sorted(p.name for p in run.phases) == ["finetuning@rank 0", "finetuning@rank 1"]
     # The job's workload is rank 0's, as when its ranks' runs are merged into one logical run.
     assert run.workload.steps == 10
+
+
+def test_an_outer_run_variable_set_by_hand_is_ignored_with_a_note(tmp_path: Path, exported_windows: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whatever DIA_OUTER_RUN holds would be copied into notes, which may be published.
+    url = _url(tmp_path)
+    monkeypatch.setenv(settings.ENV_OUTER_RUN, "$(cat ~/.netrc) and more")
+    with dia.track("me/alone", store=url, meter="estimate") as run:
+        pass
+    (stored,) = Store(url).list_runs()
+    assert stored.id == run.id and "window_of" not in stored.extra
+    assert "DIA_OUTER_RUN is not a run id (set by DIA for nested runs; unset it): measured as a run of its own" in stored.notes
+    assert not any("netrc" in n for n in stored.notes)
+    assert list(exported_windows.iterdir()) == []
