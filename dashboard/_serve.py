@@ -115,8 +115,18 @@ def _wait_healthy(health: str, proc: subprocess.Popen[bytes]) -> None:
                     return
         except OSError:
             time.sleep(0.2)
-    proc.terminate()
+    stop_server(proc)
     raise DashboardError(f"the dashboard did not answer within {START_TIMEOUT_S:.0f} s")
+
+
+def stop_server(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """Ask the server process to end (SIGTERM); kill it if it has not within ``timeout_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _print_url(url: str, public: bool) -> None:
@@ -150,9 +160,5 @@ def serve(db_url: str | None = None, *, public: bool = False, port: int | None =
         except KeyboardInterrupt:
             pass
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     return url

@@ -21,6 +21,9 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 XSS = "<script>alert(1)</script>"
 
+pytest.importorskip("streamlit")
+from dia.dashboard._serve import stop_server  # noqa: E402
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -55,11 +58,7 @@ def server(filled_url: str) -> Iterator[str]:
         assert url, "dia dashboard printed no URL"
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc, timeout_s=15)
 
 
 def test_dashboard_in_chromium(server: str, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from factories import run_report
 
 pytest.importorskip("streamlit")
 from dia.dashboard import _data
+from dia.dashboard._serve import stop_server
 from streamlit.testing.v1 import AppTest
 
 from dia.record.report import RunReport
@@ -299,11 +300,7 @@ def test_public_server_in_chromium_shows_one_line_and_logs_the_reason(planted: d
             finally:
                 browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc, timeout_s=15)
     _assert_clean(body, planted, "public server's Runs page")
     assert "ValidationError" not in body
     ref = re.search(r"\(ref ([0-9a-f]{8})\)", body)
