@@ -29,6 +29,7 @@ from pathlib import Path
 
 from dia import settings
 from dia.measure.base import GPUDevice
+from dia.record.limits import RANK_MAX
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,12 @@ def detect_rank(env: Mapping[str, str] | None = None) -> RankInfo:
     world = max(1, world or 1)
     if local_rank is None and world > 1 and _int(env, "SLURM_PROCID") == rank and _int(env, "SLURM_NTASKS") == world:
         local_rank, local_world = _int(env, "SLURM_LOCALID"), slurm_tasks_on_node(env)  # srun --mpi=pmi2/pmix
+    if not _plausible(rank, world, local_rank, local_world):
+        # Values no job has (a world of 1e20, a negative rank) would make every report
+        # invalid, losing the run's energy: measure as one process and say why.
+        local = f" (local rank {local_rank})" if local_rank is not None else ""
+        return RankInfo(notes=(f"launcher variables give rank {rank} of {world}{local}, "
+                               "which no job has: measured as a single process",))
     group = fit_run_group(settings.run_group(env) or (_job_group(env) if world > 1 else None))
     if world <= 1:
         return RankInfo(rank=rank, world_size=1, local_rank=0, local_world_size=1, run_group=group)
@@ -172,6 +179,12 @@ def detect_rank(env: Mapping[str, str] | None = None) -> RankInfo:
         return RankInfo(rank=rank, world_size=world, local_rank=local_rank,
                         local_world_size=local_world or max(world, local_rank + 1), run_group=group)
     return _unknown_local_rank(rank, world, local_world, group, env)
+
+
+def _plausible(rank: int, world: int, local_rank: int | None, local_world: int | None) -> bool:
+    """Whether the launcher's numbers fit a job: ranks within the world, all within the store's range."""
+    in_range = all(0 <= n <= RANK_MAX for n in (rank, world, local_rank or 0, local_world or 0))
+    return in_range and (world <= 1 or rank < world)
 
 
 def _unknown_local_rank(rank: int, world: int, local_world: int | None, group: str | None,

@@ -210,3 +210,15 @@ def test_the_port_listener_fact_never_raises(monkeypatch: pytest.MonkeyPatch) ->
     # Sockets not listable here: the launcher's pid salts the group, as before.
     assert detect_rank(env).run_group == detect_rank({**env, "RANK": "0", "LOCAL_RANK": "0"}).run_group
     assert (detect_rank({**env, "MASTER_PORT": "not-a-port"}).run_group or "").startswith("job-")
+
+
+@pytest.mark.parametrize("env", [
+    {"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "99999999999999999999"},
+    {"RANK": "5", "WORLD_SIZE": "4", "LOCAL_RANK": "1"},
+    {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "-1"},
+])
+def test_launcher_numbers_no_job_has_measure_a_single_process_with_a_note(env: dict[str, str]) -> None:
+    # Before: a world of 1e20 made every report of the run invalid and its energy was lost.
+    info = detect_rank(env)
+    assert (info.rank, info.world_size, info.local_rank, info.run_group) == (0, 1, 0, None)
+    assert info.notes and "which no job has: measured as a single process" in info.notes[0]
