@@ -9,15 +9,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from dia.cli._common import DbOption, console
 
 
 def _announce(url: str, public: bool) -> None:
-    console.print("DIA dashboard: ", end="", highlight=False)
-    console.print(url, style="bold", markup=False, highlight=False, end="")
-    console.print("  (public, read-only)" if public else "", markup=False, highlight=False)
-    console.print("press Ctrl-C to stop", style="dim", markup=False, highlight=False)
+    # One write per line: the server's own log shares this stream, and a line written in
+    # pieces can be split by it (a URL followed by a log timestamp reads as another port).
+    line = Text("DIA dashboard: ")
+    line.append(url, style="bold")
+    line.append("  (public, read-only)" if public else "")
+    console.print(line, highlight=False, soft_wrap=True)
+    console.print(Text("press Ctrl-C to stop", style="dim"), highlight=False)
 
 
 def dashboard(

@@ -119,3 +119,35 @@ def test_demo_rollups_fit_80_columns(tmp_path: Path) -> None:
     assert max(len(line) for line in text.splitlines()) <= 80, text
     _assert_whole_ids(text, PUBLISHED_ROOT, TOY["merged"], "bioscan-ml/clibd")
     assert "energy: 442 kWh [398-486]" in text  # bioscan-ml/clibd upstream: 438 + 4.19 kWh
+
+
+class _WriteLog:
+    """A stream that keeps each write: the pipe sees one write per call, and the server
+    log shares it from another thread."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_dashboard_url_line_is_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Written in pieces, a server log line could land between the URL and its end: CI read
+    # `http://localhost:346732026` (port 34673, then the log's year).
+    from rich.console import Console
+
+    from dia.cli import dashboard as dashboard_cli
+
+    log = _WriteLog()
+    monkeypatch.setattr(dashboard_cli, "console", Console(file=log, width=40, markup=False, highlight=False))
+    url = "http://localhost:34673"
+    dashboard_cli._announce(url, True)
+    assert f"DIA dashboard: {url}  (public, read-only)\n" in log.writes, log.writes
