@@ -24,6 +24,7 @@ from dia import settings
 from dia.errors import DIAError
 from dia.record.report import Interval
 from dia.redact import redact_text
+from dia.show import NOT_DISCLOSED, QUANTITIES
 
 if TYPE_CHECKING:
     from dia.aggregate.rollup import Rollup
@@ -31,15 +32,22 @@ if TYPE_CHECKING:
     from dia.record.report import RunReport
     from dia.record.store import Store
 
-QUANTITIES: tuple[tuple[str, str, str], ...] = (
-    ("energy_kwh", "Energy", "kWh"), ("carbon_kg", "Carbon", "kgCO2e"), ("water_l", "Water", "L"),
-)
-# Colours of the quality tiers, best (green) to worst (grey), shared by every chart.
-NOT_DISCLOSED = "not disclosed"
+# Colour-blind-safe colours (Okabe & Ito, 2008), one per quality tier, best to worst, shared
+# by every chart; the names are always shown beside them, never the colour alone.
 QUALITY_COLOURS = {
-    "measured": "#1a9850", "sampled": "#66bd63", "reported": "#3288bd", "estimated": "#fdae61",
-    "imputed": "#d73027", "unavailable": "#999999",
+    "measured": "#0072B2", "sampled": "#56B4E9", "reported": "#009E73", "estimated": "#E69F00",
+    "imputed": "#D55E00", "unavailable": "#999999",
 }
+# One fixed colour per relation (every chart, every view): Okabe-Ito first, then Paul Tol's
+# colour-blind-safe "muted" scheme for the rarer relations.
+RELATION_COLOURS = {
+    "": "#000000", "pretraining": "#000000", "finetune": "#0072B2", "adapter": "#E69F00",
+    "quantization": "#D55E00", "merge": "#CC79A7", "distillation": "#009E73", "adapter-merged": "#F0E442",
+    "continued-pretraining": "#56B4E9", "instruction-tuning": "#332288", "preference-tuning": "#88CCEE",
+    "pruning": "#117733", "conversion": "#999933", "upscaling": "#44AA99", "contrastive-alignment": "#882255",
+    "duplicate": "#BBBBBB", "new-version": "#DDCC77", "checkpoint": "#AA4499",
+}
+OTHER_COLOUR = "#777777"
 
 
 # -- settings and formatting ----------------------------------------------------------------

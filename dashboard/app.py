@@ -26,4 +26,6 @@ pages = [
     st.Page(str(_HERE / "methodology.py"), title="Methodology", url_path="methodology"),
 ]
 with _ui.guard():
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    _ui.store_caption()
+    page.run()

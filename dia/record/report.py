@@ -55,15 +55,24 @@ from dia.record import limits
 class Quality(str, Enum):
     """How a figure was obtained, best first."""
 
-    MEASURED = "measured"  # hardware energy counter (NVML, RAPL)
-    SAMPLED = "sampled"  # power polled and integrated
-    REPORTED = "reported"  # copied from a third-party statement (paper, model card)
-    ESTIMATED = "estimated"  # a model: TDP x utilisation, default factors
-    IMPUTED = "imputed"  # a prior for a model that disclosed nothing
+    MEASURED = "measured"
+    SAMPLED = "sampled"
+    REPORTED = "reported"
+    ESTIMATED = "estimated"
+    IMPUTED = "imputed"
     UNAVAILABLE = "unavailable"
 
 
 QUALITY_ORDER: tuple[Quality, ...] = tuple(Quality)
+# What each tier means, in the words every view shows (tooltips, legends, docs).
+QUALITY_MEANING: dict[Quality, str] = {
+    Quality.MEASURED: "read from hardware energy counters (NVML, RAPL) during the run",
+    Quality.SAMPLED: "power polled during the run and integrated over time",
+    Quality.REPORTED: "copied from a third party's statement (a paper, a model card)",
+    Quality.ESTIMATED: "modelled by DIA (rated power x utilisation, default factors), not measured",
+    Quality.IMPUTED: "a prior for a model that disclosed nothing; never added to disclosed totals",
+    Quality.UNAVAILABLE: "not disclosed and not estimated: unknown, not zero",
+}
 
 
 def worst_quality(*qualities: Quality | str) -> Quality:
