@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dia import settings
+from dia.demo.run import PUBLISHED_ROOT
 from dia.errors import DIAError
 from dia.record.report import Interval
 from dia.redact import redact_text
-from dia.show import NOT_DISCLOSED, QUANTITIES
+from dia.show import NOT_DISCLOSED, QUANTITIES, format_figure
 
 if TYPE_CHECKING:
     from dia.aggregate.rollup import Rollup
@@ -124,11 +125,18 @@ def graph_of(store: Store) -> LineageGraph:
     return lineage(store)
 
 
+# The project's worked example (the BIOSCAN family of ``dia demo``, see docs): when a store
+# holds it with data, Overview leads with it; any other store leads with its families with data.
+WORKED_EXAMPLE = PUBLISHED_ROOT
+
+
 @dataclass
 class Overview:
     """Store-wide totals of production runs (use runs apart), coverage and quality mix.
 
     A total is ``None`` where no run disclosed that quantity ("not disclosed", not 0).
+    ``families`` are the top families, those with data first (the worked example leading
+    when present); ``family_ids`` names every family, in the same order, for a search.
     """
 
     runs: int
@@ -139,14 +147,25 @@ class Overview:
     carbon_by_quality: dict[str, float]
     runs_by_quality: dict[str, int]
     families: list[dict[str, Any]] = field(default_factory=list)
+    family_ids: list[str] = field(default_factory=list)
+    featured: str | None = None
 
     @property
     def coverage(self) -> float:
         return self.models_with_report / self.models if self.models else 0.0
 
+    @property
+    def with_data(self) -> list[str]:
+        """The families (among ``families``) where at least one member reported."""
+        return [str(f["family"]) for f in self.families if f["with_report"] > 0]
 
-def overview(store: Store, *, top: int = 10) -> Overview:
-    """Totals, coverage, quality mix and the largest families, all from SQL aggregates."""
+
+def overview(store: Store, *, top: int = 10, featured: str | None = WORKED_EXAMPLE) -> Overview:
+    """Totals, coverage, quality mix and the families, all from SQL aggregates.
+
+    Families are ordered: ``featured`` (when it is in the store and has data), then the
+    families with at least one report by carbon, largest first, then those without data.
+    """
     per_model = store.model_totals()
     # Summed as plain floats: one Interval per model and quantity costs more than the query.
     summed = [0.0] * 9
@@ -181,16 +200,20 @@ def overview(store: Store, *, top: int = 10) -> Overview:
         families.append({
             "family": root, "members": int(fam["members"]), "with_report": int(fam["with_report"]),
             "coverage": fam["with_report"] / fam["members"],
-            **{q: fam[q] for q, _, _ in QUANTITIES},
-            "carbon_kg_low": fam["carbon_kg_low"], "carbon_kg_high": fam["carbon_kg_high"],
+            **{k: fam[k] for q, _, _ in QUANTITIES for k in (q, f"{q}_low", f"{q}_high")},
             "not_disclosed": not_disclosed(fam),
         })
-    families.sort(key=lambda f: (-float(f["carbon_kg"] or 0.0), -int(f["members"]), str(f["family"])))
+    shown = featured if any(f["family"] == featured and f["with_report"] > 0 for f in families) else None
+    # Data first: a third-party base with a big card figure and a family nobody reported on
+    # must not push the family the reader came for (the worked example) off the first rows.
+    families.sort(key=lambda f: (f["family"] != shown, f["with_report"] == 0, -float(f["carbon_kg"] or 0.0),
+                                 -int(f["members"]), str(f["family"])))
     return Overview(
         runs=store.run_count(), models=len(graph), models_with_report=sum(1 for t in per_model.values() if t.runs),
         totals=totals, use_totals=use_totals,
         carbon_by_quality=dict(sorted(carbon_by_quality.items())),
         runs_by_quality=dict(sorted(runs_by_quality.items())), families=families[:top],
+        family_ids=[str(f["family"]) for f in families], featured=shown,
     )
 
 
@@ -221,31 +244,184 @@ def family_rollup(store: Store, model_id: str, scope: str = "family", *, impute:
     return rollup(model_id, scope=scope, impute=impute, store=store, graph=graph)  # type: ignore[arg-type]
 
 
-def dag_layout(graph: LineageGraph, rolled: Rollup, *, max_nodes: int = 400) -> dict[str, Any]:
-    """Node positions for a layered drawing: x = depth, y spread within each depth.
+# How a collapsed group of siblings is named ("+38 fine-tunes"); other relations: "+3 pruning members".
+RELATION_PLURALS = {
+    "finetune": "fine-tunes", "adapter": "adapters", "quantization": "quantizations", "merge": "merges",
+    "distillation": "distillations", "checkpoint": "checkpoints", "conversion": "conversions",
+    "duplicate": "duplicates", "new-version": "new versions", "pretraining": "pretrained models",
+}
+LABEL_CHARS = 22  # a node label: the short name, cut with an ellipsis (hover and tables keep the full id)
 
-    Large families are cut to the ``max_nodes`` members with the largest carbon (plus the
-    shallowest ones), so the chart stays readable and fast; the table lists everyone.
+
+def short_label(model_id: str, limit: int = LABEL_CHARS) -> str:
+    """A node label: the name after the last "/", cut to ``limit`` characters with "…" in
+    the middle (siblings often differ only at the end: "-int8", "-lora").
+
+    >>> short_label("bioscan-ml/BarcodeBERT"), short_label("dia-demo/toy-barcodebert-species-distilled")
+    ('BarcodeBERT', 'toy-barcode…-distilled')
+    """
+    name = model_id.rsplit("/", 1)[-1] or model_id
+    if len(name) <= limit:
+        return name
+    tail = (limit - 1) // 2
+    return name[:limit - 1 - tail] + "…" + name[-tail:]
+
+
+def group_label(relation: str, count: int, reported: int) -> str:
+    """The label of a collapsed sibling group: ``"+38 fine-tunes, 2 reported"``.
+
+    >>> group_label("finetune", 38, 2), group_label("pruning", 9, 0)
+    ('+38 fine-tunes, 2 reported', '+9 pruning members, none reported')
+    """
+    noun = RELATION_PLURALS.get(relation) or f"{relation or 'linked'} members"
+    return f"+{count:,} {noun}, {f'{reported:,}' if reported else 'none'} reported"
+
+
+def relation_colour(relation: str | None) -> str:
+    """The fixed colour of a relation (:data:`RELATION_COLOURS`), the same in every view."""
+    return RELATION_COLOURS.get(relation or "", OTHER_COLOUR)
+
+
+@dataclass
+class DagNode:
+    """One drawn node: a member (``model_id`` set) or a collapsed group of siblings."""
+
+    key: str  # unique node key: the model id, or "group:<anchor>:<relation>"
+    x: float
+    y: float
+    label: str  # short, for the drawing (never the only place the id is shown)
+    hover: str  # HTML-escaped, full ids
+    relation: str
+    quality: str
+    has_report: bool
+    carbon_kg: float | None  # own carbon (a group: the sum of its reported members)
+    model_id: str | None = None
+    count: int = 1  # members drawn by this node
+    reported: int = 0  # of which with a report
+
+
+def dag_layout(graph: LineageGraph, rolled: Rollup, *, max_nodes: int = 400, collapse_over: int = 8,
+               keep: int = 5) -> dict[str, Any]:
+    """A layered drawing of a rollup, left to right: x = hops from the model, negative
+    upstream, so ancestors sit LEFT of the selected model and every edge runs parent -> child.
+
+    Siblings that hang off the same member by the same relation are collapsed into one node
+    when there are more than ``collapse_over`` of them: the ``keep`` largest reported ones
+    (and any with members further out) stay as their own nodes, the rest become one node
+    labelled ``"+38 fine-tunes, none reported"``. Past ``max_nodes`` nodes, the largest and
+    the shallowest are drawn; the table lists everyone. Returns ``nodes`` (:class:`DagNode`),
+    ``edges`` (``(parent_key, child_key, relation)``), ``pos`` (key -> (x, y)), ``shown``,
+    ``total`` and ``groups`` (collapsed groups).
     """
     rows = rolled.rows
-    if len(rows) > max_nodes:
-        ranked = sorted(rows, key=lambda r: (r.depth > 1, -(r.carbon_kg.value if r.carbon_kg else 0.0), r.depth, r.model_id))
-        rows = sorted(ranked[:max_nodes], key=lambda r: (r.depth, r.model_id))
-    keep = {r.model_id for r in rows}
-    by_depth: dict[int, list[str]] = {}
-    for r in rows:
-        by_depth.setdefault(r.depth, []).append(r.model_id)
-    pos: dict[str, tuple[float, float]] = {}
-    for depth, ids in by_depth.items():
-        n = len(ids)
-        for i, mid in enumerate(ids):
-            pos[mid] = (float(depth), (i - (n - 1) / 2.0))
     upstream = rolled.scope == "upstream"
-    edges = []
-    for parent, child in graph.graph.edges():
-        if parent in keep and child in keep:
-            edges.append((parent, child) if not upstream else (child, parent))
-    return {"rows": rows, "pos": pos, "edges": edges, "shown": len(rows), "total": len(rolled.rows)}
+    by_id = {r.model_id: r for r in rows}
+    g = graph.graph
+    # The neighbour one hop closer to the model (its "anchor"), and who hangs off each member.
+    outward: dict[str, list[str]] = {}
+    anchor: dict[str, str] = {}
+    for r in rows:
+        if r.depth == 0:
+            continue
+        near = g.successors(r.model_id) if upstream else g.predecessors(r.model_id)
+        closer = sorted(n for n in near if n in by_id and by_id[n].depth == r.depth - 1)
+        if closer:
+            anchor[r.model_id] = closer[0]
+            outward.setdefault(closer[0], []).append(r.model_id)
+
+    def carbon(r: Any) -> float:
+        return r.carbon_kg.value if r.carbon_kg is not None else -1.0
+
+    nodes: dict[str, DagNode] = {}
+    member_node: dict[str, str] = {}  # member -> the node that draws it
+    groups = 0
+    for r in rows:
+        member_node[r.model_id] = r.model_id
+    # Collapse: per anchor and relation, beyond collapse_over siblings.
+    collapsed: dict[str, tuple[str, str, list[str]]] = {}
+    for parent, kids in outward.items():
+        by_rel: dict[str, list[str]] = {}
+        for k in kids:
+            by_rel.setdefault(by_id[k].relation or "", []).append(k)
+        for relation, sibs in by_rel.items():
+            if len(sibs) <= collapse_over:
+                continue
+            # Members with their own members further out stay (else their subtree floats).
+            stay = {k for k in sibs if k in outward}
+            ranked = sorted((k for k in sibs if by_id[k].has_report and k not in stay),
+                            key=lambda k: (-carbon(by_id[k]), k))
+            stay.update(ranked[:keep])
+            folded = [k for k in sibs if k not in stay]
+            if len(folded) < 2:
+                continue
+            key = f"group:{parent}:{relation}"
+            collapsed[key] = (parent, relation, folded)
+            for k in folded:
+                member_node[k] = key
+            groups += 1
+    # Drawn members, then capped: the largest and the shallowest first.
+    drawn = [r for r in rows if member_node[r.model_id] == r.model_id]
+    budget = max(1, max_nodes - len(collapsed))
+    if len(drawn) > budget:
+        ranked_rows = sorted(drawn, key=lambda r: (r.depth > 1, -carbon(r), r.depth, r.model_id))
+        kept = {r.model_id for r in ranked_rows[:budget]}
+        drawn = [r for r in drawn if r.model_id in kept]
+    drawn_ids = {r.model_id for r in drawn}
+    sign = -1.0 if upstream else 1.0
+    for r in drawn:
+        c = r.carbon_kg.value if r.carbon_kg is not None else None
+        own = (", ".join(format_figure(getattr(r, q), q) for q, _, _ in QUANTITIES) if r.has_report
+               else "no report")
+        nodes[r.model_id] = DagNode(
+            key=r.model_id, x=sign * r.depth if r.depth else 0.0, y=0.0, label=safe(short_label(r.model_id)),
+            hover=(f"{safe(r.model_id)}<br>{safe(r.relation or 'selected model')}, {r.depth} hop(s)<br>"
+                   f"{safe(own)}<br>{r.runs:,} runs, {safe(r.quality)}"),
+            relation=r.relation or "", quality=r.quality, has_report=r.has_report, carbon_kg=c,
+            model_id=r.model_id, count=1, reported=int(r.has_report))
+    for key, (parent, relation, folded) in collapsed.items():
+        if parent not in drawn_ids:
+            continue
+        reported = [by_id[k] for k in folded if by_id[k].has_report]
+        total = sum(r.carbon_kg.value for r in reported if r.carbon_kg is not None) if reported else None
+        depth = by_id[folded[0]].depth
+        names = ", ".join(safe(k) for k in sorted(folded)[:8]) + (f" and {len(folded) - 8:,} more" if len(folded) > 8 else "")
+        label = group_label(relation, len(folded), len(reported))
+        nodes[key] = DagNode(
+            key=key, x=sign * depth, y=0.0, label=safe(label),
+            hover=(f"{safe(label)} (of {safe(parent)})<br>"
+                   f"own carbon of the reported ones: {safe(format_figure(None, 'carbon_kg') if total is None else format_figure(Interval.unchecked(total, total, total), 'carbon_kg'))}"
+                   f"<br>{names}"),
+            relation=relation, quality="unavailable" if not reported else "mixed", has_report=bool(reported),
+            carbon_kg=total, model_id=None, count=len(folded), reported=len(reported))
+    # Rows: depth by depth outward, each node placed near its anchor (fewer crossings).
+    by_depth: dict[int, list[DagNode]] = {}
+    for n in nodes.values():
+        by_depth.setdefault(int(abs(n.x)), []).append(n)
+    for depth in sorted(by_depth):
+        def order(n: DagNode) -> tuple[float, str, float, str]:
+            first = n.model_id if n.model_id is not None else collapsed[n.key][2][0]
+            near = n.key.split(":", 2)[1] if n.model_id is None else anchor.get(first)
+            y = nodes[near].y if near in nodes else 0.0
+            return (y, n.relation, -(n.carbon_kg or 0.0), n.key)
+        level = sorted(by_depth[depth], key=order)
+        for i, n in enumerate(level):
+            n.y = float(i - (len(level) - 1) / 2.0)
+    edges: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for mid in member_node:
+        if member_node[mid] not in nodes:
+            continue
+        for child in g.successors(mid):
+            if child not in member_node or member_node[child] not in nodes:
+                continue
+            pair = (member_node[mid], member_node[child])
+            if pair[0] != pair[1] and pair not in seen:
+                seen.add(pair)
+                edges.append((pair[0], pair[1], str(g.edges[mid, child].get("relation") or "")))
+    edges.sort()
+    pos = {k: (n.x, n.y) for k, n in nodes.items()}
+    return {"nodes": list(nodes.values()), "edges": edges, "pos": pos, "rows": drawn,
+            "shown": sum(n.count for n in nodes.values()), "total": len(rows), "groups": groups}
 
 
 # What reading a stored report can raise: a newer schema (DIAError), a damaged or foreign
@@ -422,3 +598,28 @@ def family_timeline(store: Store, families: list[str], *, graph: LineageGraph | 
     from dia.aggregate.timeline import cumulative_points
 
     return cumulative_points(store, families, graph=graph or graph_of(store), max_points=max_points)
+
+
+def family_undated(store: Store, families: list[str], *, graph: LineageGraph | None = None) -> dict[str, dict[str, Any]]:
+    """What the timeline cannot place: per family, the production runs with no date of
+    their own and a member with no card date (a published estimate, typically), summed:
+    ``{family: {"runs": n, "energy_kwh": ..., "carbon_kg": ..., "water_l": ...}}`` (a
+    figure ``None`` when none of them disclosed it); families without such runs are left out."""
+    graph = graph if graph is not None else graph_of(store)
+    members = {f: {f, *graph.descendants(f)} for f in families}
+    everyone: set[str] = set().union(*members.values()) if members else set()
+    if not everyone:
+        return {}
+    created = store.model_dates(everyone)
+    undated = [r for r in store.dated_runs(everyone) if r[1] is None and created.get(r[0]) is None]
+    out: dict[str, dict[str, Any]] = {}
+    for family, group in members.items():
+        mine = [r for r in undated if r[0] in group]
+        if not mine:
+            continue
+        sums: dict[str, Any] = {"runs": len(mine)}
+        for i, (q, _, _) in enumerate(QUANTITIES):
+            values = [r[2 + i] for r in mine if r[2 + i] is not None]
+            sums[q] = sum(values) if values else None
+        out[family] = sums
+    return out

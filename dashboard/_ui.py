@@ -272,3 +272,9 @@ def unreadable_note(count: int, problems: list[BaseException]) -> None:
     what = (f"{count:,} stored run(s) could not be read (a newer schema version or a damaged "
             "record) and are not shown")
     st.warning(markdown_text(error_line(problems[0], what) if problems else what + "."))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def undated(url: str, public: bool, families: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Per family, the runs the timeline cannot date (:func:`_data.family_undated`)."""
+    return _data.family_undated(_store(url, public), list(families), graph=_graph(url, public))

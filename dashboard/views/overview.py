@@ -1,12 +1,17 @@
-"""Overview: store-wide totals with intervals, coverage, quality mix, the largest families and
-the cumulative footprint of selected families over time (the rebound view)."""
+"""Overview: store-wide totals with their evidence (coverage and quality), the families with
+data (the worked example first when the store has it) and the cumulative footprint of any
+family over time (the rebound view), undated estimates noted apart."""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 from dia.dashboard import _data, _ui
+
+from dia.show import axis_scale, evidence, format_count, format_figure, format_value, quality_help
+from dia.show.format import format_share
 
 with _ui.guard():
     _ui.header("Overview", "What the recorded model families have cost, and how sure we are.")
@@ -19,53 +24,78 @@ with _ui.guard():
         st.stop()
 
     st.subheader("Production footprint (all models)")
-    _ui.metric_row(ov.totals)
-    a, b, c = st.columns(3)
-    a.metric("Runs", f"{ov.runs:,}")
-    b.metric("Models", f"{ov.models:,}")
-    c.metric("Coverage", f"{ov.coverage:.0%}", help="models with at least one production run report / all known models")
-    use_e, use_c = ov.use_totals["energy_kwh"], ov.use_totals["carbon_kg"]
-    st.text(f"{ov.models_with_report:,} of {ov.models:,} models disclosed a footprint; "
-            "use (inference and evaluation) is counted apart: "
-            f"{_data.fmt(use_e.value) + ' kWh' if use_e else 'energy ' + _data.NOT_DISCLOSED}, "
-            f"{_data.fmt(use_c.value) + ' kgCO2e' if use_c else 'carbon ' + _data.NOT_DISCLOSED}.")
+    ev = evidence(ov.models, ov.models_with_report, ov.carbon_by_quality, noun="model")
+    _ui.headline(ov.totals, ev)
+    use = [format_figure(ov.use_totals[q], q) for q in ("energy_kwh", "carbon_kg")]
+    st.caption(f"{format_count(ov.runs)} runs over {format_count(ov.models)} models. Use (inference and "
+               f"evaluation) is counted apart and not in these totals: {use[0]}, {use[1]}.")
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Quality mix")
-        if ov.carbon_by_quality:
-            mix = pd.DataFrame({"quality": list(ov.carbon_by_quality), "carbon_kg": list(ov.carbon_by_quality.values()),
-                                "runs": [ov.runs_by_quality[q] for q in ov.carbon_by_quality]})
-            fig = px.pie(mix, names="quality", values="carbon_kg", color="quality", hole=0.45,
-                         color_discrete_map=_data.QUALITY_COLOURS, hover_data=["runs"])
-            fig.update_layout(margin=dict(t=10, b=10, l=10, r=10), height=280)
-            st.plotly_chart(fig, width="stretch")
-            st.dataframe(mix, hide_index=True, width="stretch")
-    with right:
-        st.subheader("Largest families")
-        fam = pd.DataFrame(ov.families)
-        if not fam.empty:
-            fam["coverage"] = (fam["coverage"] * 100).round(1)
-            # Empty cells are figures no member disclosed (named in "not disclosed"), not zeros.
-            st.dataframe(fam[["family", "members", "with_report", "coverage", "energy_kwh", "carbon_kg",
-                              "carbon_kg_low", "carbon_kg_high", "water_l", "not_disclosed"]],
-                         hide_index=True, width="stretch",
-                         column_config={"coverage": st.column_config.NumberColumn("coverage %"),
-                                        "not_disclosed": st.column_config.TextColumn("not disclosed")})
+    # A one-tier mix says nothing a sentence does not (the evidence line above): a bar only
+    # when there is a mix to see, each tier defined in the tooltip.
+    if len([q for q, c in ov.carbon_by_quality.items() if c > 0]) >= 2:
+        st.subheader("Quality mix of the carbon", help=quality_help(list(ov.carbon_by_quality)))
+        total = sum(ov.carbon_by_quality.values())
+        mix = go.Figure()
+        for tier, carbon in ov.carbon_by_quality.items():
+            if carbon <= 0:
+                continue
+            share = format_share(carbon / total)
+            mix.add_trace(go.Bar(
+                x=[carbon / total], y=["carbon"], orientation="h", name=f"{tier} {share}",
+                marker_color=_data.QUALITY_COLOURS.get(tier, _data.OTHER_COLOUR),
+                text=[f"{tier} {share}"], textposition="inside",
+                hovertext=[_data.safe(f"{tier}: {format_value(carbon, 'carbon_kg')} ({share}), "
+                                      f"{format_count(ov.runs_by_quality.get(tier, 0))} runs")],
+                hoverinfo="text"))
+        mix.update_layout(barmode="stack", height=150, xaxis=dict(tickformat=".0%", range=[0, 1]),
+                          yaxis=dict(visible=False))
+        _ui.chart(mix, key="overview_mix")
+
+    st.subheader("Families with data" if ov.with_data else "Families")
+    if ov.featured:
+        st.caption(_ui.markdown_text(f"{ov.featured} (the worked example) first, then the families with a "
+                                     "report, largest carbon first. Coverage: members that reported."))
+    else:
+        st.caption("Families with a report first, largest carbon first. Coverage: members that reported.")
+    fam = pd.DataFrame(ov.families)
+    if not fam.empty:
+        fam.insert(1, "reported", [f"{format_count(w)} of {format_count(m)}"
+                                   for w, m in zip(fam["with_report"], fam["members"], strict=True)])
+        _ui.figure_table(fam, figures={"carbon_kg": "carbon_kg", "energy_kwh": "energy_kwh", "water_l": "water_l"},
+                         key="overview_families", pinned="family", shown=["reported", "not_disclosed"],
+                         file_name="families.csv")
+    hidden = len(ov.family_ids) - len(ov.families)
+    if hidden > 0:
+        st.caption(f"{format_count(hidden)} more families: search them in the timeline below or on the Lineage page.")
 
     st.subheader("Cumulative footprint over time")
     st.caption("Each family's running total of carbon: derivatives piling up on top of their base model.")
-    choices = [f["family"] for f in ov.families]
-    picked = st.multiselect("Families", choices, default=choices[:3], key="overview_families")
+    default = [ov.featured] if ov.featured else ov.with_data[:3]
+    picked = st.multiselect("Families (type to search)", ov.family_ids, default=default, key="overview_families",
+                            placeholder="Choose families")
     points = _ui.timeline(url, public, tuple(picked))
+    undated = _ui.undated(url, public, tuple(picked))
     if points:
         tl = pd.DataFrame(points)
+        scale = axis_scale(tl["carbon_kg"], "carbon_kg")
+        tl["carbon"] = tl["carbon_kg"] * scale.factor
+        tl["carbon_text"] = [format_value(v, "carbon_kg") if v is not None and not pd.isna(v) else "not disclosed"
+                             for v in tl["carbon_kg"]]
         # Plotly renders a subset of HTML in legends and hovers: model ids go in escaped.
         tl["member"] = tl["member"].map(_data.safe)
-        tl["model_id"] = tl["model_id"].map(_data.safe)
-        fig = px.line(tl, x="date", y="carbon_kg", color="model_id", line_shape="hv", hover_data=["member", "energy_kwh"],
-                      labels={"carbon_kg": "cumulative kgCO2e", "model_id": "family"})
-        fig.update_layout(height=360, margin=dict(t=10, b=10))
-        st.plotly_chart(fig, width="stretch")
-    elif picked:
-        st.text("No dated production runs in the selected families.")
+        tl["family"] = tl["model_id"].map(_data.safe)
+        fig = px.line(tl, x="date", y="carbon", color="family", line_shape="hv", markers=True,
+                      custom_data=["member", "carbon_text"],
+                      labels={"carbon": f"cumulative carbon ({scale.unit})", "date": "date", "family": "family"})
+        fig.update_traces(hovertemplate="%{x|%Y-%m-%d}<br>%{customdata[1]} so far<br>added by %{customdata[0]}"
+                                        "<extra>%{fullData.name}</extra>")
+        fig.update_layout(height=360)
+        _ui.chart(fig, key="overview_timeline")
+    elif picked and not undated:
+        st.info("No production runs in the selected families yet.")
+    for family, sums in undated.items():
+        figure = (format_value(sums["carbon_kg"], "carbon_kg") if sums["carbon_kg"] is not None
+                  else "carbon not disclosed")
+        where = "not on the time axis" if points else "so nothing to plot over time"
+        st.caption(_ui.markdown_text(f"Date unknown: {family} has {figure} from {format_count(sums['runs'])} "
+                                     f"run(s) with no date (published estimates, typically), {where}."))
