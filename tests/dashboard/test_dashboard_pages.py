@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 pytest.importorskip("streamlit")
-from dia.dashboard._data import fmt
 from streamlit.testing.v1 import AppTest
 
 from dia.cli.main import app
@@ -43,26 +42,37 @@ def _texts(at: AppTest) -> str:
 
 
 def test_overview_totals_equal_cli_runs(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia.show import format_range
+
     runs = [json.loads(line) for line in _cli_json("runs", "--json", "--limit", "1000", "--db", filled_url).splitlines()]
     production = [r for r in runs if r["kind"] not in ("inference", "evaluation") and r["model_id"]]
     at = _page("overview", filled_url, monkeypatch)
     m = _metrics(at)
-    assert m["Energy (kWh)"] == fmt(sum(r["energy"]["it_kwh"]["value"] for r in production))
-    assert m["Carbon (kgCO2e)"] == fmt(sum(r["carbon"]["total_kg"]["value"] for r in production))
-    assert m["Water (L)"] == fmt(sum(r["water"]["total_l"]["value"] for r in production))
-    assert m["Runs"] == f"{len(runs):,}"
+    for label, quantity, path in (("Energy", "energy_kwh", ("energy", "it_kwh")),
+                                  ("Carbon", "carbon_kg", ("carbon", "total_kg")),
+                                  ("Water", "water_l", ("water", "total_l"))):
+        value, low, high = (sum(r[path[0]][path[1]][k] for r in production) for k in ("value", "low", "high"))
+        # the headline value as the one formatter writes it (2-3 significant figures, scaled unit)
+        assert m[label] == format_range(value, low, high, quantity).partition(" (")[0]
+    captions = "\n".join(c.value for c in at.caption)
     # 8 models (two of them card-only), 6 with a production run
-    assert m["Models"] == "8" and m["Coverage"] == "75%"
+    assert f"{len(runs):,} runs over 8 models" in captions
+    assert any("lower bound: 6 of 8 models reported" in md.value for md in at.markdown)
     frames = [df.value for df in at.dataframe]
-    families = next(f for f in frames if "family" in f.columns)
-    assert list(families["family"])[:2] == ["org/base", "other/root"]
-    base = _cli_json("rollup", "org/base", "--json", "--db", filled_url)
-    assert families.iloc[0]["carbon_kg"] == pytest.approx(json.loads(base)["carbon_kg"]["value"])
-    assert families.iloc[0]["members"] == json.loads(base)["members"]
+    shown = next(f for f in frames if "family" in f.columns)
+    assert list(shown["family"])[:2] == ["org/base", "other/root"]
+    families = next(f for f in frames if "family" in f.columns and "members" in f.columns)  # the details
+    base = json.loads(_cli_json("rollup", "org/base", "--json", "--db", filled_url))
+    assert families.iloc[0]["carbon_kg"] == pytest.approx(base["carbon_kg"]["value"])
+    assert families.iloc[0]["members"] == base["members"]
+    assert shown.iloc[0]["carbon_kg"] == format_range(base["carbon_kg"]["value"], base["carbon_kg"]["low"],
+                                                      base["carbon_kg"]["high"], "carbon_kg")
 
 
 @pytest.mark.parametrize("scope", ["family", "upstream"])
 def test_lineage_equals_cli_rollup(filled_url: str, monkeypatch: pytest.MonkeyPatch, scope: str) -> None:
+    from dia.show import format_range
+
     model = "org/base" if scope == "family" else "org/merged"
     expected = json.loads(_cli_json("rollup", model, "--scope", scope, "--json", "--db", filled_url))
     monkeypatch.setenv("DIA_DASHBOARD_DB", filled_url)
@@ -72,27 +82,36 @@ def test_lineage_equals_cli_rollup(filled_url: str, monkeypatch: pytest.MonkeyPa
     at.radio(key="lineage_scope").set_value(scope).run()
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     m = _metrics(at)
-    assert m["Cumulative Energy (kWh)"] == fmt(expected["energy_kwh"]["value"])
-    assert m["Cumulative Carbon (kgCO2e)"] == fmt(expected["carbon_kg"]["value"])
-    assert m["Cumulative Water (L)"] == fmt(expected["water_l"]["value"])
-    assert m["Members"] == str(expected["members"])
-    assert m["Coverage"] == f"{expected['coverage']:.0%}"
+    for label, q in (("energy", "energy_kwh"), ("carbon", "carbon_kg"), ("water", "water_l")):
+        figure = expected[q]
+        assert m[f"Cumulative {label}"] == format_range(figure["value"], figure["low"], figure["high"], q).partition(" (")[0]
+    captions = "\n".join(c.value for c in at.caption)
+    assert f"{expected['members']} members" in captions
+    with_report = sum(r["has_report"] for r in expected["rows"])
+    badge = (f"all {expected['members']} members reported" if with_report == expected["members"]
+             else f"lower bound: {with_report} of {expected['members']} members reported")
+    assert any(badge in md.value for md in at.markdown)
     members = next(df.value for df in at.dataframe if "has_report" in df.value.columns)
     assert sorted(members["model"]) == sorted(r["model_id"] for r in expected["rows"])
     if scope == "family":  # members with no report are listed, the XSS id as plain data
         assert XSS in set(members["model"]) and "org/silent" in set(members["model"])
         assert not members.set_index("model").loc["org/silent", "has_report"]
+        assert members.set_index("model").loc["org/silent", "carbon_kg"] == "not disclosed"
 
 
 def test_lineage_imputed_shown_apart(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia.show import format_range, format_value
+
     expected = json.loads(_cli_json("rollup", "org/base", "--impute", "--json", "--db", filled_url))
     monkeypatch.setenv("DIA_DASHBOARD_DB", filled_url)
     at = AppTest.from_file(str(PAGES / "views" / "lineage.py"), default_timeout=60).run()
     at.toggle(key="lineage_impute").set_value(True).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert _metrics(at)["Cumulative Carbon (kgCO2e)"] == fmt(expected["carbon_kg"]["value"])  # unchanged
-    assert any("NOT in the totals" in w.value and fmt(expected["imputed_totals"]["carbon_kg"]["value"]) in w.value
-               for w in at.warning)
+    carbon = expected["carbon_kg"]
+    assert _metrics(at)["Cumulative carbon"] == format_range(carbon["value"], carbon["low"], carbon["high"],
+                                                             "carbon_kg").partition(" (")[0]  # unchanged
+    assert any("NOT in the totals" in md.value for md in at.markdown)
+    assert _metrics(at)["Imputed carbon"] == format_value(expected["imputed_totals"]["carbon_kg"]["value"], "carbon_kg")
 
 
 def test_runs_page_matches_cli_and_hides_host_in_public(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,10 +53,12 @@ def _missing(x: object) -> bool:
 def test_overview_says_not_disclosed_for_energy(cards_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _run("overview", cards_url, monkeypatch)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Energy (kWh)"] == "not disclosed" and metrics["Water (L)"] == "not disclosed"
-    assert metrics["Carbon (kgCO2e)"] == "0.8"
+    assert metrics["Energy"] == "not disclosed" and metrics["Water"] == "not disclosed"
+    assert metrics["Carbon"] == "800 g CO2e"
     assert "0 kWh" not in _shown(at)
-    families = next(df.value for df in at.dataframe if "family" in df.value.columns)
+    shown = next(df.value for df in at.dataframe if "family" in df.value.columns).set_index("family")
+    assert shown.loc["fam/base", "energy_kwh"] == "not disclosed" == shown.loc["fam/base", "water_l"]
+    families = next(df.value for df in at.dataframe if "members" in df.value.columns)  # the details
     base = families.set_index("family").loc["fam/base"]
     assert _missing(base["energy_kwh"]) and _missing(base["water_l"])
     assert base["not_disclosed"] == "energy, water" and base["carbon_kg"] == pytest.approx(0.8)
@@ -65,11 +67,13 @@ def test_overview_says_not_disclosed_for_energy(cards_url: str, monkeypatch: pyt
 def test_lineage_says_not_disclosed_for_the_family(cards_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _run("lineage", cards_url, monkeypatch)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Cumulative Energy (kWh)"] == "not disclosed"
-    assert metrics["Cumulative Water (L)"] == "not disclosed"
-    assert metrics["Cumulative Carbon (kgCO2e)"] == "0.8"
+    assert metrics["Cumulative energy"] == "not disclosed"
+    assert metrics["Cumulative water"] == "not disclosed"
+    assert metrics["Cumulative carbon"] == "800 g CO2e"
     assert "0 kWh" not in _shown(at)
-    members = next(df.value for df in at.dataframe if "has_report" in df.value.columns)
+    shown = next(df.value for df in at.dataframe if "has_report" in df.value.columns)
+    assert set(shown["energy_kwh"]) == {"not disclosed"}
+    members = next(df.value for df in at.dataframe if "energy_kwh_low" in df.value.columns)  # the details
     assert all(_missing(x) for x in members["energy_kwh"])
     assert set(members["not_disclosed"]) == {"energy, water"}
 
