@@ -41,7 +41,7 @@ with _ui.guard():
 
     r = _ui.rollup(url, public, model, scope, impute)
     what = "the model and its descendants" if scope == "family" else "the model and its ancestors"
-    st.caption(_ui.markdown_text(f"{model}: {what}, {format_count(r.members)} members."))
+    st.caption(_ui.markdown_text(f"{model}: {what}, {format_count(r.members)} member{'s' if r.members != 1 else ''}."))
     ev = evidence(r.members, r.with_report, r.by_quality)
     _ui.headline({q: getattr(r, q) for q, _, _ in QUANTITIES}, ev, prefix="Cumulative ",
                  coverage=r.coverage_by_quantity)
