@@ -135,11 +135,12 @@ def figure_text(figure: Interval | None, quantity: str) -> str:
 
 def figure_table(frame: pd.DataFrame, *, figures: dict[str, str], key: str, pinned: str = "model",
                  shown: list[str] | None = None, file_name: str = "figures.csv",
-                 height: int | None = None) -> None:
+                 height: int | None = None, pinned_width: int | None = None) -> None:
     """A table that shows the numbers: ``pinned`` (the model) stays left, each column in
     ``figures`` (column -> quantity, e.g. ``{"carbon_kg": "carbon_kg"}``, with ``_low``/``_high``
     beside it) is one "figure (low–high)" text column with a human label, then the columns in
-    ``shown``. Every raw column sits in a "Details" expander, and the CSV download has them all."""
+    ``shown``. Every raw column sits in a "Details" expander, and the CSV download has them all.
+    ``pinned_width`` (pixels) caps the pinned column so a figure column fits beside it on a phone."""
     import pandas as pd
 
     from dia.show import field_label
@@ -148,7 +149,7 @@ def figure_table(frame: pd.DataFrame, *, figures: dict[str, str], key: str, pinn
     config: dict[str, Any] = {}
     if pinned in frame:
         display[pinned] = frame[pinned]
-        config[pinned] = st.column_config.TextColumn(field_label(pinned), pinned=True)
+        config[pinned] = st.column_config.TextColumn(field_label(pinned), pinned=True, width=pinned_width)
     for column, quantity in figures.items():
         low, high = frame.get(f"{column}_low"), frame.get(f"{column}_high")
         cells = []
@@ -278,3 +279,11 @@ def unreadable_note(count: int, problems: list[BaseException]) -> None:
 def undated(url: str, public: bool, families: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """Per family, the runs the timeline cannot date (:func:`_data.family_undated`)."""
     return _data.family_undated(_store(url, public), list(families), graph=_graph(url, public))
+
+
+def id_column_width(ids: Any, cap_px: int = 190) -> int:
+    """A pinned id column's width in pixels: wide enough for the ids, at most ``cap_px`` so the
+    first figure column still fits beside it on a 390 px phone (a longer id is cut by the
+    table, never in the data: the cell, the details and the CSV hold it whole)."""
+    longest = max((len(str(i)) for i in ids), default=8)
+    return min(cap_px, 24 + 7 * longest)

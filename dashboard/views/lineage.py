@@ -150,7 +150,9 @@ with _ui.guard():
     st.subheader("Carbon by relation")
     # min_count=1: a relation whose members disclosed no carbon sums to "not disclosed", not 0.
     by_rel = members.groupby("relation", as_index=False).agg(
-        carbon_kg=("carbon_kg", lambda s: s.sum(min_count=1)), members=("model", "count"),
+        carbon_kg=("carbon_kg", lambda s: s.sum(min_count=1)),
+        carbon_kg_low=("carbon_kg_low", lambda s: s.sum(min_count=1)),
+        carbon_kg_high=("carbon_kg_high", lambda s: s.sum(min_count=1)), members=("model", "count"),
         with_report=("has_report", "sum"))
     by_rel["relation"] = by_rel["relation"].replace("", "selected model")
     charted = by_rel.dropna(subset=["carbon_kg"])
@@ -176,4 +178,4 @@ with _ui.guard():
                                        **({"imputed_carbon_kg": "carbon_kg"} if impute else {})},
                      key="lineage_members", shown=["relation", "depth", "runs", "has_report", "quality",
                                                    "not_disclosed", *(["imputed_basis"] if impute else [])],
-                     file_name="members.csv", height=420)
+                     file_name="members.csv", height=420, pinned_width=_ui.id_column_width(members["model"]))

@@ -63,7 +63,7 @@ with _ui.guard():
                                    for w, m in zip(fam["with_report"], fam["members"], strict=True)])
         _ui.figure_table(fam, figures={"carbon_kg": "carbon_kg", "energy_kwh": "energy_kwh", "water_l": "water_l"},
                          key="overview_families", pinned="family", shown=["reported", "not_disclosed"],
-                         file_name="families.csv")
+                         file_name="families.csv", pinned_width=_ui.id_column_width(fam["family"]))
     hidden = len(ov.family_ids) - len(ov.families)
     if hidden > 0:
         st.caption(f"{format_count(hidden)} more families: search them in the timeline below or on the Lineage page.")

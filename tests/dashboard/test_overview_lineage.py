@@ -335,3 +335,12 @@ def test_a_clicked_node_becomes_the_selected_model(filled_url: str, monkeypatch:
     _no_error(at)
     assert at.selectbox(key="lineage_model").value == "org/base-chat"
     assert at.query_params["model"] in ("org/base-chat", ["org/base-chat"])
+
+
+def test_pinned_id_column_leaves_room_for_carbon_on_a_phone() -> None:
+    from dia.dashboard._ui import id_column_width
+
+    long_ids = ["InstaDeepAI/nucleotide-transformer-v2-50m-multi-species", "a/b"]
+    # 390 px phone: about 358 px of table; the carbon cell "1.7 kg CO2e (0.56–4.2)" needs ~150 px
+    assert id_column_width(long_ids) <= 358 - 150
+    assert id_column_width(["a/b"]) < id_column_width(["org/a-longer-name"])  # short ids: no wasted width
