@@ -41,9 +41,9 @@ with _ui.guard():
                 continue
             share = format_share(carbon / total)
             mix.add_trace(go.Bar(
-                x=[carbon / total], y=["carbon"], orientation="h", name=f"{tier} {share}",
+                x=[carbon / total], y=["carbon"], orientation="h", name=_data.safe(f"{tier} {share}"),
                 marker_color=_data.QUALITY_COLOURS.get(tier, _data.OTHER_COLOUR),
-                text=[f"{tier} {share}"], textposition="inside",
+                text=[_data.safe(f"{tier} {share}")], textposition="inside",
                 hovertext=[_data.safe(f"{tier}: {format_value(carbon, 'carbon_kg')} ({share}), "
                                       f"{format_count(ov.runs_by_quality.get(tier, 0))} runs")],
                 hoverinfo="text"))

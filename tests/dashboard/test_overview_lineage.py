@@ -193,7 +193,7 @@ def test_timeline_notes_undated_estimates_as_date_unknown(families_url: str, mon
     at = _page("overview", families_url, monkeypatch)
     notes = [c.value for c in at.caption if c.value.startswith("Date unknown")]
     assert len(notes) == 1 and format_value(0.4, "carbon_kg") in notes[0] and "1 run(s)" in notes[0]
-    # the dated points stay exactly the aggregate timeline (undated runs are not invented a date)
+    # the undated total is the undated run's own figure, for that family only (no date is invented)
     undated = _data.family_undated(Store(families_url, read_only=True), [PUBLISHED_ROOT, "third/base"])
     assert list(undated) == [PUBLISHED_ROOT] and undated[PUBLISHED_ROOT]["carbon_kg"] == pytest.approx(0.4)
 
