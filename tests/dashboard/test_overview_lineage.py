@@ -169,12 +169,13 @@ def test_families_with_data_first_and_the_worked_example_leads(families_url: str
 def test_without_the_worked_example_families_with_data_lead_by_carbon(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/plain.sqlite"
     with Store(url) as store:
-        store.save_runs([_run("a/small", 1.0), _run("b/big", 50.0)])
+        # a family that reported energy but no carbon: has data, though its carbon sorts as 0
+        store.save_runs([_run("a/small", 1.0), _run("b/big", 50.0), run_report("c/energy-only", energy_kwh=5.0)])
         for i in range(30):  # many members, none reported: used to tie at 0 carbon and win on members
             store.add_edge(f"z/child{i}", "z/many", "finetune")
     ov = _data.overview(Store(url, read_only=True))
-    assert [f["family"] for f in ov.families] == ["b/big", "a/small", "z/many"]
-    assert ov.featured is None and ov.with_data == ["b/big", "a/small"]
+    assert [f["family"] for f in ov.families] == ["b/big", "a/small", "c/energy-only", "z/many"]
+    assert ov.featured is None and ov.with_data == ["b/big", "a/small", "c/energy-only"]
 
 
 def test_timeline_searches_every_family_and_defaults_to_the_worked_example(
