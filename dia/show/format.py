@@ -44,6 +44,9 @@ _LADDERS: dict[str, tuple[tuple[str, float], ...]] = {
 _LADDERS["energy"] = _LADDERS["kWh"] = _LADDERS["energy_kwh"]
 _LADDERS["carbon"] = _LADDERS["kg CO2e"] = _LADDERS["kgCO2e"] = _LADDERS["carbon_kg"]
 _LADDERS["water"] = _LADDERS["L"] = _LADDERS["water_l"]
+# The units a run report's intensities are stored in (dia.constants).
+_LADDERS["Wh/1000 inferences"] = _LADDERS["wh_per_1000_inferences"]
+_LADDERS["J/token"] = _LADDERS["j_per_token"]
 
 _BIG_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
 
