@@ -96,11 +96,15 @@ class Forecast:
         }
 
     def describe(self) -> str:
-        """One line, e.g. ``forecast for 100 steps: 1.2 kWh, 0.31 kg CO2e, 2.1 L water, 10 min``."""
+        """One line, figures as dia.show writes them, e.g. ``forecast for 100 steps (from 10):
+        energy 1 kWh (0.8–1.2), carbon 300 g CO2e (200–400), water 2 L (1–3), 10.0 min``."""
+        from dia.show import format_range
+
         return (
-            f"forecast for {self.steps_planned} steps (from {self.steps_done}): "
-            f"{self.energy_kwh:.4g} kWh [{self.energy_kwh_low:.3g}-{self.energy_kwh_high:.3g}], "
-            f"{self.carbon_kg:.4g} kg CO2e, {self.water_l:.4g} L water, "
+            f"forecast for {self.steps_planned:,} steps (from {self.steps_done:,}): "
+            f"energy {format_range(self.energy_kwh, self.energy_kwh_low, self.energy_kwh_high, 'energy_kwh')}, "
+            f"carbon {format_range(self.carbon_kg, self.carbon_kg_low, self.carbon_kg_high, 'carbon_kg')}, "
+            f"water {format_range(self.water_l, self.water_l_low, self.water_l_high, 'water_l')}, "
             f"{self.duration_s / 60:.1f} min"
         )
 

@@ -61,10 +61,15 @@ def factors(
     # No edge and no edge padding: the widest place (and both convention names) fit 80 columns.
     table = Table(title=f"Factors for {location.describe()} (level: {location.resolved_level})", box=box.SIMPLE,
                   show_edge=False, pad_edge=False, collapse_padding=True)
-    for col in ("factor", "value", "low-high", "unit", "granularity"):
+    from dia.show import format_number
+    from dia.show.format import RANGE_DASH
+
+    for col in ("factor", "value", f"low{RANGE_DASH}high", "unit", "granularity"):
         table.add_column(col, no_wrap=True)
     for name, f in resolved.factors.items():
-        table.add_row(name, f"{f.value:.3g}", f"{f.low:.3g}-{f.high:.3g}", f.unit, f.granularity)
+        # Three figures (13.1992 is "13.2"), an en dash between the bounds (a hyphen reads as a minus).
+        table.add_row(name, format_number(f.value), f"{format_number(f.low)}{RANGE_DASH}{format_number(f.high)}",
+                      f.unit, f.granularity)
     print_table(table)
     _print_conventions(resolved.factors)
     # Sources are long: listed below the table so the numbers stay on one line each.
@@ -81,16 +86,17 @@ def _print_conventions(factors: dict[str, Any]) -> None:
     from rich.table import Table
 
     from dia.convert.factors import OTHER_CONVENTION
+    from dia.show import format_number
 
     rows = [(name, f) for name, f in factors.items() if f.convention]
     if not rows:
         return
-    table = Table(title="Conventions (the other figure is inside low-high unless pinned)", box=box.SIMPLE, show_edge=False,
+    table = Table(title="Conventions (the other figure is inside low–high unless pinned)", box=box.SIMPLE, show_edge=False,
                   pad_edge=False, collapse_padding=True)
     for col in ("factor", "convention", "other convention", "value"):
         table.add_column(col, no_wrap=True)
     for name, f in rows:
-        other = "" if f.alternative is None else f"{f.alternative:.3g}"
+        other = "" if f.alternative is None else format_number(f.alternative)
         table.add_row(name, f.convention, OTHER_CONVENTION.get(f.convention, ""), other)
     print_table(table)
 

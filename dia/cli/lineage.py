@@ -19,25 +19,15 @@ if TYPE_CHECKING:
     from dia.link.graph import LineageGraph
 
 
-NOT_DISCLOSED = "not disclosed"  # a figure no report gave: never printed as 0
 _TREE_LEVELS = 32  # deeper, a tree view is wider than any terminal (and slow to draw)
 _LABEL_COLUMNS = 40  # what a node's label needs beside its 4-column indent per level
 
 
-def _fmt(interval: Interval | None, unit: str, missing: str = NOT_DISCLOSED) -> str:
-    if interval is None:
-        return missing
-    return f"{interval.value:.4g} {unit} [{interval.low:.4g}-{interval.high:.4g}]"
+def _value(interval: Interval | None, quantity: str, name: str) -> str:
+    """A node's own figure, central value only (``"244 kg CO2e"``), or ``"carbon not disclosed"``."""
+    from dia.show import NOT_DISCLOSED, format_value
 
-
-def _span(interval: Interval | None, missing: str = NOT_DISCLOSED) -> str:
-    if interval is None:
-        return missing
-    return f"{interval.value:.4g} [{interval.low:.4g}-{interval.high:.4g}]"
-
-
-def _value(interval: Interval | None, unit: str, name: str) -> str:
-    return f"{interval.value:.4g} {unit}" if interval is not None else f"{name} {NOT_DISCLOSED}"
+    return format_value(interval.value, quantity) if interval is not None else f"{name} {NOT_DISCLOSED}"
 
 
 def _node_label(model_id: str, relation: str | None, own: Any, *, seen: bool = False) -> Text:
@@ -58,8 +48,8 @@ def _node_label(model_id: str, relation: str | None, own: Any, *, seen: bool = F
 
     label.stylize("bold", 0, len(model_id))
     sums = own.sums
-    label.append(f"  {_value(sums['energy_kwh'], 'kWh', 'energy')}, {_value(sums['carbon_kg'], 'kgCO2e', 'carbon')}, "
-                 f"{_value(sums['water_l'], 'L', 'water')}  ")
+    label.append(f"  {_value(sums['energy_kwh'], 'energy_kwh', 'energy')}, "
+                 f"{_value(sums['carbon_kg'], 'carbon_kg', 'carbon')}, {_value(sums['water_l'], 'water_l', 'water')}  ")
     label.append(worst_quality(*own.carbon_by_quality).value, style="cyan")
     label.append(f" ({own.runs} runs)")
     return label
@@ -192,29 +182,35 @@ def rollup_command(
 def _print_rollup(r: Rollup) -> None:
     from rich.text import Text
 
+    from dia.show import evidence, format_figure, format_value
+
     what = "model + unique descendants" if r.scope == "family" else "model + unique ancestors"
     head = Text(r.model, style="bold")
-    head.append(f" {r.scope} ({what}): {r.members} members, {r.with_report} with a report, "
-                f"coverage {r.coverage:.0%}", style="")
+    head.append(f" {r.scope} ({what}): {r.members:,} members, {r.with_report:,} with a report", style="")
     console.print(head, soft_wrap=True)
-    for name, figure, unit in (("energy", r.energy_kwh, "kWh"), ("carbon", r.carbon_kg, "kgCO2e"),
-                               ("water", r.water_l, "L")):
-        total = f"  {name:<7} {_fmt(figure, unit)}"
+    # How sure the totals are: a lower bound unless every member reported, and an estimate
+    # (not a disclosure) when every figure is DIA's own.
+    ev = evidence(r.members, r.with_report, r.by_quality)
+    console.print(f"  {ev.badge}; {ev.summary}", highlight=False, soft_wrap=True)
+    for name, figure, quantity in (("energy", r.energy_kwh, "energy_kwh"), ("carbon", r.carbon_kg, "carbon_kg"),
+                                   ("water", r.water_l, "water_l")):
+        total = f"  {name:<7} {format_figure(figure, quantity)}"
         share = r.coverage_by_quantity.get(name, 0.0)
         if figure is not None and share < 1.0:  # a partial sum: say how much is missing
-            total += f" (disclosed by {round(share * r.members)} of {r.members})"
-        console.print(total)
+            total += f" (disclosed by {round(share * r.members):,} of {r.members:,})"
+        console.print(total, highlight=False)
     if r.by_quality:
-        mix = ", ".join(f"{tier} {iv.value:.4g}" for tier, iv in r.by_quality.items())
-        console.print(f"  carbon by quality (kgCO2e): {mix}")
-    console.print("  relations: " + ", ".join(f"{k} {v}" for k, v in r.by_relation.items()))
+        mix = ", ".join(f"{tier} {format_value(iv.value, 'carbon_kg')}" for tier, iv in r.by_quality.items())
+        console.print(f"  carbon by quality: {mix}", highlight=False)
+    console.print("  relations: " + ", ".join(f"{k} {v}" for k, v in r.by_relation.items()), highlight=False)
     if any(iv is not None and iv.value for iv in r.use.values()):
-        console.print(f"  use (inference/evaluation, not included): {_fmt(r.use['energy_kwh'], 'kWh')}, "
-                      f"{_fmt(r.use['carbon_kg'], 'kgCO2e')}")
+        console.print(f"  use (inference/evaluation, not included): {format_figure(r.use['energy_kwh'], 'energy_kwh')}, "
+                      f"{format_figure(r.use['carbon_kg'], 'carbon_kg')}", highlight=False)
     if r.imputed and r.imputed_totals is not None:
         line = Text("  ")
         line.append("imputed, NOT in the totals above", style="yellow")
-        line.append(f": {_fmt(r.imputed_totals['carbon_kg'], 'kgCO2e')}, {_fmt(r.imputed_totals['energy_kwh'], 'kWh')}")
+        line.append(f": {format_figure(r.imputed_totals['carbon_kg'], 'carbon_kg')}, "
+                    f"{format_figure(r.imputed_totals['energy_kwh'], 'energy_kwh')}")
         console.print(line)
     print_table(_members_table(r))
 
@@ -224,17 +220,19 @@ def _members_table(r: Rollup) -> Table:
     from rich.table import Table
     from rich.text import Text
 
+    from dia.show import format_figure, format_value
+
     table = Table(box=None, pad_edge=False)
     id_column(table)
     table.add_column("relation", no_wrap=True)
     number_column(table, "depth")
     number_column(table, "runs")
-    table.add_column("carbon kgCO2e", no_wrap=True)
+    table.add_column("carbon", no_wrap=True)
     table.add_column("quality", no_wrap=True)
     for row in r.rows:
-        carbon: Text | str = _span(row.carbon_kg) if row.has_report else (
-            Text(f"~{row.imputed_carbon_kg.value:.4g} imputed", style="yellow") if row.imputed_carbon_kg
-            else "no report")  # has a report but no carbon in it: "not disclosed"
+        carbon: Text | str = format_figure(row.carbon_kg, "carbon_kg") if row.has_report else (
+            Text(f"~{format_value(row.imputed_carbon_kg.value, 'carbon_kg')} imputed", style="yellow")
+            if row.imputed_carbon_kg else "no report")  # has a report but no carbon in it: "not disclosed"
         table.add_row(row.model_id, row.relation or "", str(row.depth), str(row.runs), carbon, row.quality)
     return table
 

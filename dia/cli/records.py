@@ -50,22 +50,11 @@ class StatusChoice(str, Enum):
 
 # -- formatting ----------------------------------------------------------------------------------
 
-def _num(x: float) -> str:
-    """Three significant figures, without scientific notation for everyday sizes."""
-    if x == 0:
-        return "0"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.3g}" if abs(x) >= 1e-3 else f"{x:.2e}"
+def _interval(q: Quantity) -> str:
+    """``"240 kg CO2e (8.9–920)"``: dia.show's figure, in the quantity's scaled unit."""
+    from dia.show import format_range
 
-
-def _interval(q: Quantity | None, *, with_unit: bool = False) -> str:
-    if q is None:
-        return "-"
-    unit = f" {q.unit}" if with_unit else ""
-    if q.low == q.high == q.value:
-        return f"{_num(q.value)}{unit}"
-    return f"{_num(q.value)} [{_num(q.low)}-{_num(q.high)}]{unit}"
+    return format_range(q.value, q.low, q.high, q.unit)
 
 
 def _duration(seconds: float | None) -> str:
@@ -82,10 +71,12 @@ def _runs_table(reports: list[RunReport]) -> Table:
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0, header_style="bold")
-    for name in ("run", "model", "kind", "status", "started", "time", "kWh", "kgCO2e", "L", "quality"):
+    from dia.show import format_value
+
+    for name in ("run", "model", "kind", "status", "started", "time", "energy", "carbon", "water", "quality"):
         if name == "model":
             id_column(table)
-        elif name in ("time", "kWh", "kgCO2e", "L"):
+        elif name in ("time", "energy", "carbon", "water"):
             number_column(table, name)
         else:
             table.add_column(name, no_wrap=True)
@@ -95,8 +86,9 @@ def _runs_table(reports: list[RunReport]) -> Table:
         table.add_row(
             r.id[:8], r.model_id or "-", r.kind.value, r.status.value,
             r.started_at.strftime("%Y-%m-%d") if r.started_at else "-", _duration(r.duration_s),
-            _num(r.energy.it_kwh.value), _num(carbon.value) if carbon else "-",
-            _num(water.value) if water else "-", (carbon or r.energy.it_kwh).quality.value,
+            format_value(r.energy.it_kwh.value, "energy_kwh"),
+            format_value(carbon.value, "carbon_kg") if carbon else "-",
+            format_value(water.value, "water_l") if water else "-", (carbon or r.energy.it_kwh).quality.value,
         )
     return table
 
@@ -114,7 +106,7 @@ def _detail(report: RunReport) -> Table:
 
     def figure(label: str, q: Quantity | None) -> None:
         if q is not None:
-            row(label, f"{_interval(q, with_unit=True)}  ({q.quality.value})")
+            row(label, f"{_interval(q)}  ({q.quality.value})")
 
     row("run", report.id)
     row("model", report.model_id or "-")
@@ -129,7 +121,9 @@ def _detail(report: RunReport) -> Table:
         row("group", f"{report.run_group} (rank {report.rank} of {report.world_size})")
     row("hardware", report.hardware.describe())
     if report.gpu_hours is not None:
-        row("GPU hours", _num(report.gpu_hours))
+        from dia.show import format_number
+
+        row("GPU hours", format_number(report.gpu_hours))
     level = f"  (factors at {report.location.resolved_level} level)" if report.location.resolved_level else ""
     row("location", report.location.describe() + level)
     row("meter", f"{report.meter}  (recorded by {report.tool.name} {report.tool.version or ''}".rstrip() + ")")
@@ -154,13 +148,16 @@ def _detail(report: RunReport) -> Table:
                                    ("inferences", w.inferences)) if v}
     if counters:
         row("workload", ", ".join(f"{v:,} {k}" for k, v in counters.items()))
-    figure("Wh / 1000 inferences", report.intensities.wh_per_1000_inferences)
-    figure("J / token", report.intensities.j_per_token)
+    figure("energy / inference", report.intensities.wh_per_1000_inferences)  # "2 Wh per 1,000 inferences"
+    figure("energy / token", report.intensities.j_per_token)
     for f in report.factors:
-        span = f"{_num(f.value)}" if f.low == f.high == f.value else f"{_num(f.value)} [{_num(f.low)}-{_num(f.high)}]"
+        from dia.show import format_range
+
+        # A factor keeps its own unit (kgCO2e/kWh) and three figures: 13.1992 is "13.2".
+        span = format_range(f.value, f.low, f.high, f.unit, digits=3)
         year = f", {f.year}" if f.year else ""
         key = f" for {f.key}" if f.key else ""
-        row(f"factor {f.name}", f"{span} {f.unit}{key}  ({f.granularity}; {f.source}{year})")
+        row(f"factor {f.name}", f"{span}{key}  ({f.granularity}; {f.source}{year})")
     for phase in report.phases:
         figure(f"phase {phase.name}", phase.energy_kwh)
     for text in report.notes:

@@ -30,16 +30,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from dia.tracker import Run
 
 
-def _num(x: float) -> str:
-    if x == 0:
-        return "0"
-    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
-
-
 def _q(q: Quantity | None) -> str:
     if q is None:
         return "-"
-    return f"{_num(q.value)} {q.unit}  [{_num(q.low)} - {_num(q.high)}]  ({q.quality.value})"
+    from dia.show import format_range
+
+    return f"{format_range(q.value, q.low, q.high, q.unit)}  ({q.quality.value})"
 
 
 def summary_lines(report: RunReport) -> list[str]:

@@ -200,6 +200,8 @@ def _toy_steps(store: Any, sizes: Any, state: dict[str, Any], result: DemoResult
     def inference() -> None:
         import torch
 
+        from dia.show import format_value
+
         model = state["species"].eval()
         test = state["test"]
         with tracked(TOY["species"], "inference", []) as run, torch.no_grad():
@@ -212,7 +214,7 @@ def _toy_steps(store: Any, sizes: Any, state: dict[str, Any], result: DemoResult
         wh = rep.intensities.wh_per_1000_inferences if rep else None
         if wh is not None:
             details["Inference run of the classifier (counters)"] = (
-                f"{rep.workload.inferences} inferences, {wh.value:.3g} Wh per 1,000 ({wh.quality.value})")
+                f"{rep.workload.inferences:,} inferences, {format_value(wh.value, wh.unit)} ({wh.quality.value})")
 
     return [
         ("Make synthetic DNA barcodes", data),
@@ -288,14 +290,9 @@ def _finetune_with_lightning(store: Any, sizes: Any, clf: Any, train: Any, toy: 
     trainer.fit(SpeciesModule(), loader)
 
 
-def _fmt(iv: Any, unit: str, digits: int = 3) -> str:
-    if iv is None:  # no member disclosed it: never shown as 0
-        return "not disclosed"
-    return f"{iv.value:.{digits}g} {unit} [{iv.low:.{digits}g}-{iv.high:.{digits}g}]"
-
-
 def _print_rollups(store: Any, console: Console, result: DemoResult) -> None:
     from dia.aggregate.rollup import rollup
+    from dia.show import evidence, format_figure
 
     queries: list[tuple[str, Literal["family", "upstream"]]] = [
         (PUBLISHED_ROOT, "family"),
@@ -303,24 +300,25 @@ def _print_rollups(store: Any, console: Console, result: DemoResult) -> None:
         ("bioscan-ml/clibd", "upstream"),
     ]
     # One block per rollup, not a wide table: ids and intervals stay whole at 80 columns.
-    console.print("Cumulative footprints (unique members, intervals are low-high)", style="bold",
+    console.print("Cumulative footprints (unique members; value (low–high))", style="bold",
                   markup=False, highlight=False)
     for model_id, scope in queries:
         r = rollup(model_id, scope=scope, store=store)
         result.rollups[f"{model_id}:{scope}"] = r
-        mix = ", ".join(f"{q} {iv.value:.3g}" for q, iv in r.by_quality.items() if iv.value > 0)
-        console.print(Text.assemble((model_id, "bold"), f"  {scope}: {r.members} members, coverage {r.coverage:.0%}"),
-                      soft_wrap=True)
-        for label, line in (("energy", _fmt(r.energy_kwh, "kWh")), ("carbon", _fmt(r.carbon_kg, "kg CO2e")),
-                            ("water", _fmt(r.water_l, "L")), ("quality mix (kg CO2e)", mix or "-")):
-            console.print(f"  {label}: {line}", markup=False, highlight=False)
+        ev = evidence(r.members, r.with_report, r.by_quality)
+        console.print(Text.assemble((model_id, "bold"), f"  {scope}: {ev.badge}"), soft_wrap=True)
+        for label, line in (("energy", format_figure(r.energy_kwh, "energy_kwh")),
+                            ("carbon", format_figure(r.carbon_kg, "carbon_kg")),
+                            ("water", format_figure(r.water_l, "water_l")), ("evidence", ev.summary)):
+            console.print(f"  {label}: {line}", markup=False, highlight=False, soft_wrap=True)
     toy_family = rollup(TOY["base"], scope="family", store=store)
     result.rollups[f"{TOY['base']}:family"] = toy_family
+    mix = evidence(toy_family.members, toy_family.with_report, toy_family.by_quality).mix
     console.print(
-        f"toy family ({toy_family.members} models, tracked on this machine; quality: "
-        f"{', '.join(q for q, iv in toy_family.by_quality.items() if iv.value > 0) or '-'}): "
-        f"{_fmt(toy_family.energy_kwh, 'kWh')}, {_fmt(toy_family.carbon_kg, 'kg CO2e')}, "
-        f"{_fmt(toy_family.water_l, 'L')}; use (inference) {_fmt(toy_family.use['energy_kwh'], 'kWh')}",
+        f"toy family ({toy_family.members} models, tracked on this machine; quality: {mix or '-'}): "
+        f"{format_figure(toy_family.energy_kwh, 'energy_kwh')}, {format_figure(toy_family.carbon_kg, 'carbon_kg')}, "
+        f"{format_figure(toy_family.water_l, 'water_l')}; "
+        f"use (inference) {format_figure(toy_family.use['energy_kwh'], 'energy_kwh')}",
         markup=False, highlight=False,
     )
 

@@ -142,39 +142,52 @@ def v01_metadata(model_id: str, store: Store | str | None = None) -> dict[str, A
 
 # -- the card text ------------------------------------------------------------------------------
 
-def _fmt(q: dict[str, Any] | None, unit: str) -> tuple[str, str, str]:
+# Tiers that are DIA's own modelling, not a measurement or the authors' statement.
+_ESTIMATED = ("estimated", "imputed")
+
+
+def _figure(q: dict[str, Any] | None, quantity: str) -> tuple[str, str]:
+    """(``"780 g CO2e (570–1,020)"``, quality) of a card figure; the YAML keeps full precision."""
+    from dia.show import NOT_DISCLOSED, format_range
+
     if q is None:
-        return "not disclosed", "", ""
-    span = "" if q["low"] == q["high"] else f"{q['low']:.4g} to {q['high']:.4g}"
-    return f"{q['value']:.4g} {unit}", span, str(q["quality"])
+        return NOT_DISCLOSED, ""
+    return format_range(q["value"], q["low"], q["high"], quantity), str(q["quality"])
 
 
 def body_section(meta: dict[str, Any], *, line_break: str = "\n") -> str:
     """The "Environmental impact" section (with its markers) for a card body."""
+    from dia.show import NOT_DISCLOSED, evidence, format_range
+    from dia.show.format import RANGE_DASH
+
     block = meta.get("dia", {})
     carbon = block.get("carbon_kg", {})
     water = block.get("water_l", {})
-    rows = [("Energy (IT)", _fmt(block.get("energy_kwh"), "kWh")),
-            ("Carbon, operational", _fmt(carbon.get("operational"), "kg CO2e"))]
+    rows = [("Energy (IT)", _figure(block.get("energy_kwh"), "energy_kwh")),
+            ("Carbon, operational", _figure(carbon.get("operational"), "carbon_kg"))]
     if "embodied" in carbon:
-        rows.append(("Carbon, embodied", _fmt(carbon.get("embodied"), "kg CO2e")))
-    rows += [("Carbon, total", _fmt(carbon.get("total"), "kg CO2e")),
-             ("Water, on-site", _fmt(water.get("onsite"), "L")),
-             ("Water, off-site", _fmt(water.get("offsite"), "L"))]
+        rows.append(("Carbon, embodied", _figure(carbon.get("embodied"), "carbon_kg")))
+    rows += [("Carbon, total", _figure(carbon.get("total"), "carbon_kg")),
+             ("Water, on-site", _figure(water.get("onsite"), "water_l")),
+             ("Water, off-site", _figure(water.get("offsite"), "water_l"))]
     runs = block.get("runs", 0)
     runs = len(runs) if isinstance(runs, list) else runs  # the ids (an old card: a count)
     lines = [SECTION_START, "## Environmental impact", "",
              f"Footprint of the {runs} run{'s' if runs != 1 else ''} that produced this model "
-             "(its own, incremental share; ancestors not included), recorded by DIA.", "",
-             "| Quantity | Value | Range | Quality |", "|---|---|---|---|"]
-    lines += [f"| {name} | {v} | {span} | {q} |" for name, (v, span, q) in rows]
+             "(its own, incremental share; ancestors not included), recorded by DIA.", ""]
+    qualities = {q for _, (_, q) in rows if q}
+    if qualities and qualities <= set(_ESTIMATED):
+        # "disclosed" would overstate it: nobody measured or reported these figures.
+        lines += ["These figures are DIA's estimates (no measurement or report), not a disclosure.", ""]
+    lines += [f"| Quantity | Value (low{RANGE_DASH}high) | Quality |", "|---|---|---|"]
+    lines += [f"| {name} | {v} | {q} |" for name, (v, q) in rows]
     up = block.get("upstream_cumulative")
     if up:
         c = up["carbon_kg"]
-        figure = (f"{c['value']:.4g} kg CO2e ({c['low']:.4g} to {c['high']:.4g})" if c is not None
-                  else "carbon not disclosed")  # null: no model disclosed carbon, not a zero
-        lines += ["", f"Cumulative with its ancestors ({up['with_report']} of {up['members']} models "
-                      f"disclosed): {figure}."]
+        # null: no model disclosed carbon ("not disclosed"), never a zero
+        figure = NOT_DISCLOSED if c is None else format_range(c["value"], c["low"], c["high"], "carbon_kg")
+        ev = evidence(int(up["members"]), int(up["with_report"]), noun="model")
+        lines += ["", f"Cumulative with its ancestors ({ev.badge}): carbon {figure}."]
     lines.append(SECTION_END)
     return line_break.join(lines)
 

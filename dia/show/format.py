@@ -44,6 +44,9 @@ _LADDERS: dict[str, tuple[tuple[str, float], ...]] = {
 _LADDERS["energy"] = _LADDERS["kWh"] = _LADDERS["energy_kwh"]
 _LADDERS["carbon"] = _LADDERS["kg CO2e"] = _LADDERS["kgCO2e"] = _LADDERS["carbon_kg"]
 _LADDERS["water"] = _LADDERS["L"] = _LADDERS["water_l"]
+# The units a run report's intensities are stored in (dia.constants).
+_LADDERS["Wh/1000 inferences"] = _LADDERS["wh_per_1000_inferences"]
+_LADDERS["J/token"] = _LADDERS["j_per_token"]
 
 _BIG_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
 
@@ -57,6 +60,7 @@ LABELS: dict[str, str] = {
     "meter": "Meter", "not_disclosed": "Not disclosed", "duration_s": "Duration (s)",
     "wh_per_1000_inferences": "Energy per 1,000 inferences", "j_per_token": "Energy per token",
     "imputed_basis": "Imputation basis", "place": "Place", "level": "Grid factor level",
+    "model_id": "Model", "run_id": "Run", "gpu_hours": "GPU hours", "power_w": "Power (W)", "t_s": "Time (s)",
 }
 _PREFIXES = {"own": "Own", "family": "Family", "upstream": "Upstream", "use": "Use", "imputed": "Imputed"}
 _NAMES = {"energy": "energy", "carbon": "carbon", "water": "water"}
@@ -100,7 +104,11 @@ def scale_for(value: float, quantity: str, digits: int = 3) -> Scale:
 
 
 def _round_significant(x: float, digits: int) -> float:
-    return round(x, max(1, digits) - 1 - math.floor(math.log10(abs(x)))) if x else 0.0
+    if not x or not math.isfinite(x):
+        return x
+    # Through the decimal text, not round(): round() overflows near the largest float.
+    rounded = float(f"{x:.{max(1, digits) - 1}e}")
+    return rounded if math.isfinite(rounded) else x
 
 
 def axis_scale(values: Iterable[float | None], quantity: str) -> Scale:
@@ -125,6 +133,9 @@ def format_number(x: float | None, digits: int = 3) -> str:
     if x == 0:
         return "0"
     digits = max(1, digits)
+    # Round first, then choose the notation: 999,999.7 is "1 million", not "1,000,000",
+    # and 0.00099996 is "0.001", not "1e-3".
+    x = _round_significant(x, digits)
     size = abs(x)
     exponent = math.floor(math.log10(size))
     if exponent < -3 or exponent >= 15:
@@ -168,6 +179,11 @@ def format_value(x: float | None, quantity: str, digits: int = 3) -> str:
     """One figure with its scaled unit: ``format_value(1358, "energy_kwh") == '1.36 MWh'``."""
     if x is None:
         return NOT_DISCLOSED
+    if math.isnan(x):  # not a figure: no unit to scale it to
+        return format_number(x)
+    # Rounded once, in base units: the unit and the digits then agree (0.0009995 kg is
+    # "1 g CO2e" or "999 mg CO2e", never "0.999 g CO2e" through binary noise).
+    x = _round_significant(x, digits)
     scale = scale_for(x, quantity, digits)
     return f"{format_number(scale.apply(x), digits)} {scale.unit}"
 
@@ -183,6 +199,7 @@ def format_range(value: float, low: float, high: float, quantity: str, *, digits
     """``"240 kg CO2e (8.9–920)"``: value and interval in the value's unit; the interval is
     left out when it is a single point."""
     n = digits if digits is not None else _digits(value, low, high)
+    value, low, high = (_round_significant(x, n) for x in (value, low, high))
     scale = scale_for(value if value else high, quantity, n)
     shown = [format_number(scale.apply(x), n) for x in (value, low, high)]
     text = f"{shown[0]} {scale.unit}"

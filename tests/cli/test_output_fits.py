@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,15 +34,19 @@ def test_runs_table_keeps_ids_and_numbers_whole(long_ids_db: str, columns: int) 
     proc = _dia(long_ids_db, "runs", columns=columns)
     assert proc.returncode == 0, proc.stderr
     _assert_whole_ids(proc.stdout, *IDS)
-    for number in ("12,346", "6.15e-04", "0.00246", "1,975"):
-        assert number in proc.stdout
+    # 12,345.678 kWh, 0.000615 kg CO2e, 0.00246 L and 1,975.2 L, each in a unit of its size
+    for figure in ("12.3 MWh", "615 mg CO2e", "2.46 mL", "1.98 m³"):
+        assert figure in proc.stdout
 
 
 def test_rollup_table_keeps_ids_and_intervals_whole(long_ids_db: str) -> None:
     proc = _dia(long_ids_db, "rollup", BASE)
     assert proc.returncode == 0, proc.stderr
     _assert_whole_ids(proc.stdout, *IDS)
-    assert "6173 [3086-1.235e+04]" in proc.stdout and "0.000615 [0.0003075-0.00123]" in proc.stdout
+    # 6,172.8 kg (3,086-12,346) and 0.000615 kg (0.0003075-0.00123): wide, so two figures
+    # (0.000615 is a binary tie: 610 or 620)
+    assert "6.2 t CO2e (3.1–12)" in proc.stdout
+    assert re.search(r"6[12]0 mg CO2e \(310–1,200\)", proc.stdout), proc.stdout
 
 
 def test_lineage_tree_keeps_ids_whole(long_ids_db: str) -> None:
@@ -118,7 +123,7 @@ def test_demo_rollups_fit_80_columns(tmp_path: Path) -> None:
     text = out.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80, text
     _assert_whole_ids(text, PUBLISHED_ROOT, TOY["merged"], "bioscan-ml/clibd")
-    assert "energy: 442 kWh [398-486]" in text  # bioscan-ml/clibd upstream: 438 + 4.19 kWh
+    assert "energy: 442 kWh (398–486)" in text  # bioscan-ml/clibd upstream: 438 + 4.19 kWh
 
 
 class _WriteLog:

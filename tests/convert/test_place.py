@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from importlib.resources import files
@@ -32,6 +33,7 @@ from dia.convert import (
 from dia.convert.factors import ewif_of_mix
 from dia.errors import ConflictingLocationError, UnknownLocationError
 from dia.record.report import Factor, Location
+from dia.show import format_number
 
 DIA = str(Path(sys.executable).with_name("dia"))
 US_EAST_1 = {"cloud_provider": "aws", "cloud_region": "us-east-1"}
@@ -238,7 +240,20 @@ def test_cli_shows_convention_and_the_other_figure() -> None:
     table = CliRunner().invoke(app, ["factors", "--country", "CAN"])
     assert table.exit_code == 0
     assert "lifecycle" in table.output and "direct_combustion" in table.output
-    assert "without_hydro_evaporation" in table.output and f"{ewif['alternative']:.3g}" in table.output
+    assert "without_hydro_evaporation" in table.output and format_number(ewif["alternative"]) in table.output
+
+
+def test_cli_factors_have_three_figures_and_an_en_dash() -> None:
+    # The dashboard clipped the embodied factor 13.1992 to "3.1992", below its own low bound.
+    data = _factors_json("--country", "CAN")
+    table = CliRunner().invoke(app, ["factors", "--country", "CAN"]).output
+    embodied = data["embodied_g_per_gpu_hour"]
+    assert embodied["value"] == pytest.approx(13.1992, abs=1e-4)
+    assert re.search(r"embodied_per_gpu_hour +13\.2 ", table), table
+    for name in ("carbon_intensity_kg_per_kwh", "pue", "wue_l_per_kwh", "ewif_l_per_kwh", "embodied_g_per_gpu_hour"):
+        f = data[name]
+        assert f"{format_number(f['low'])}–{format_number(f['high'])}" in table, (name, table)
+    assert "0.170043" not in table  # no raw float
 
 
 @pytest.mark.parametrize("args", [["--country", "ALB", "--hydro", "without"], ["--region", "quebec"],

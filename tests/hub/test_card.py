@@ -89,6 +89,33 @@ def test_upstream_cumulative_is_labelled_and_never_in_co2_eq_emissions(hub_store
     assert meta["co2_eq_emissions"]["emissions"] == pytest.approx(780.0)  # still own runs only
 
 
+def test_the_card_text_states_coverage_and_keeps_full_precision_in_the_metadata(
+        run_factory: MakeRun, hub_store: Store, tmp_path: Path) -> None:
+    text = render_card("org/child", EXISTING, store=hub_store, upstream=True)
+    # base 2.6 kg (1.9-3.4) + child 0.78 kg (0.57-1.02), both models reported
+    assert "Cumulative with its ancestors (all 2 models reported): carbon 3.38 kg CO2e (2.47–4.42)." in text
+    assert _front(text)["dia"]["upstream_cumulative"]["carbon_kg"]["value"] == pytest.approx(0.78 + 2.6)
+    assert "disclosed" not in text.split(SECTION_START)[1]
+
+    silent = Store(f"sqlite:///{tmp_path}/silent.sqlite")
+    silent.save_run(run_factory("org/child", 2.0, parents=["org/silent-base"]))
+    text = render_card("org/child", EXISTING, store=silent, upstream=True)
+    # 2 kWh: 0.5 kg (0.36-0.66) + 0.02 embodied; the parent never reported: a lower bound, said so
+    assert "Cumulative with its ancestors (lower bound: 1 of 2 models reported): carbon 520 g CO2e (380–680)." in text
+    assert _front(text)["dia"]["upstream_cumulative"]["carbon_kg"]["value"] == pytest.approx(0.52)
+
+
+def test_the_card_says_when_its_figures_are_all_estimates(run_factory: MakeRun, hub_store: Store,
+                                                          tmp_path: Path) -> None:
+    estimate = "These figures are DIA's estimates (no measurement or report), not a disclosure."
+    assert estimate not in render_card("org/child", EXISTING, store=hub_store)  # energy measured
+    store = Store(f"sqlite:///{tmp_path}/est.sqlite")
+    store.save_run(run_factory("org/guess", 2.0, quality="estimated"))
+    text = render_card("org/guess", EXISTING, store=store)
+    assert estimate in text
+    assert "| Energy (IT) | 2 kWh (1.8–2.2) | estimated |" in text
+
+
 @pytest.mark.parametrize(
     ("parents", "base_model", "relation"),
     [
@@ -145,7 +172,8 @@ def test_write_keeps_the_rest_of_the_card_byte_for_byte_and_is_idempotent(hub_st
     body = EXISTING.split("---\n", 2)[2]
     assert first.split("\n---\n", 1)[1].startswith(body)
     assert first.count(SECTION_START) == 1 and first.count(SECTION_END) == 1
-    assert "| Carbon, total | 0.78 kg CO2e | 0.57 to 1.02 | estimated |" in first
+    # 0.78 kg (0.57-1.02): figures as dia.show writes them, the interval after the value
+    assert "| Carbon, total | 780 g CO2e (570–1,020) | estimated |" in first
     # second run: nothing changes, the file is not even rewritten
     os.utime(path, (1_000_000, 1_000_000))
     write_card("org/child", path, store=hub_store)
@@ -163,7 +191,7 @@ def test_section_is_replaced_in_place_when_figures_change(run_factory: MakeRun, 
     assert text.count(SECTION_START) == 1
     assert text.index(SECTION_END) < text.index("## After")
     assert text.endswith("\n## After\n\nText after the section.\n")
-    assert "| Energy (IT) | 7 kWh |" in text
+    assert "| Energy (IT) | 7 kWh (6.3–7.7) | measured |" in text  # 2 + 1 + 4 kWh, each +-10 %
     assert _front(text)["co2_eq_emissions"]["emissions"] == pytest.approx(1820.0)
 
 

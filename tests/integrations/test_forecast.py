@@ -26,6 +26,9 @@ def test_extrapolates_linearly_with_the_interval() -> None:
     assert f.duration_s == pytest.approx(120.0)
     assert f.as_metrics()["dia/forecast_carbon_kg"] == pytest.approx(0.2)
     assert "100 steps" in f.describe()
+    # figures as dia.show writes them: 0.8 kWh (0.4-1.6) is wide (two figures), 0.2 kg narrow
+    assert ("energy 800 Wh (400–1,600), carbon 200 g CO2e (160–240), water 4 L (2–8), 2.0 min"
+            in f.describe())
 
 
 def test_a_run_past_its_plan_is_not_scaled_down() -> None:

@@ -155,10 +155,11 @@ def test_show(filled_db: tuple[str, list[RunReport]]) -> None:
     out = proc.stdout
     assert reports[0].id in out
     assert "4 x NVIDIA A100-SXM4-40GB" in out
-    assert "12.5 [11.2-13.8] kWh  (measured)" in out
-    assert "4.75 [2.38-9.5] kgCO2e  (estimated)" in out
+    assert "12.5 kWh (11.2–13.8)  (measured)" in out
+    assert "4.8 kg CO2e (2.4–9.5)  (estimated)" in out  # 4.75 (2.38-9.5): wide, two figures
     assert "water total" in out and "20 L" in out
-    assert "Ember yearly electricity data, 2024" in out and "0.38 [0.3-0.45] kgCO2e/kWh for DEU" in out
+    # a factor keeps its own unit and three figures
+    assert "Ember yearly electricity data, 2024" in out and "0.38 kgCO2e/kWh (0.3–0.45) for DEU" in out
     as_json = dia("show", reports[2].id, "--json", "--db", url)
     shown = RunReport.model_validate_json(as_json.stdout)
     assert shown == reports[2]
