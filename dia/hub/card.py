@@ -144,6 +144,8 @@ def v01_metadata(model_id: str, store: Store | str | None = None) -> dict[str, A
 
 # Tiers that are DIA's own modelling, not a measurement or the authors' statement.
 _ESTIMATED = ("estimated", "imputed")
+ESTIMATE_SENTENCE = ("These figures rest at least in part on DIA's estimates (rated power, default factors), "
+                     "not only on measurements: read them as estimates, not as a disclosure.")
 
 
 def _figure(q: dict[str, Any] | None, quantity: str) -> tuple[str, str]:
@@ -177,8 +179,9 @@ def body_section(meta: dict[str, Any], *, line_break: str = "\n") -> str:
              "(its own, incremental share; ancestors not included), recorded by DIA.", ""]
     qualities = {q for _, (_, q) in rows if q}
     if qualities and qualities <= set(_ESTIMATED):
-        # "disclosed" would overstate it: nobody measured or reported these figures.
-        lines += ["These figures are DIA's estimates (no measurement or report), not a disclosure.", ""]
+        # "disclosed" would overstate it. A sum takes its worst part's tier, so an "estimated"
+        # total may still hold measured runs: say "at least in part", never "only".
+        lines += [ESTIMATE_SENTENCE, ""]
     lines += [f"| Quantity | Value (low{RANGE_DASH}high) | Quality |", "|---|---|---|"]
     lines += [f"| {name} | {v} | {q} |" for name, (v, q) in rows]
     up = block.get("upstream_cumulative")

@@ -107,7 +107,9 @@ def test_the_card_text_states_coverage_and_keeps_full_precision_in_the_metadata(
 
 def test_the_card_says_when_its_figures_are_all_estimates(run_factory: MakeRun, hub_store: Store,
                                                           tmp_path: Path) -> None:
-    estimate = "These figures are DIA's estimates (no measurement or report), not a disclosure."
+    from dia.hub.card import ESTIMATE_SENTENCE as estimate
+
+    assert "estimates" in estimate and "at least in part" in estimate  # never "only estimates"
     assert estimate not in render_card("org/child", EXISTING, store=hub_store)  # energy measured
     store = Store(f"sqlite:///{tmp_path}/est.sqlite")
     store.save_run(run_factory("org/guess", 2.0, quality="estimated"))
