@@ -195,13 +195,23 @@ def _digits(value: float, low: float, high: float) -> int:
     return 3
 
 
+_SMALLEST_DECIMAL = 0.001  # format_number's last decimal before scientific notation
+
+
 def format_range(value: float, low: float, high: float, quantity: str, *, digits: int | None = None) -> str:
     """``"240 kg CO2e (8.9–920)"``: value and interval in the value's unit; the interval is
-    left out when it is a single point."""
+    left out when it is a single point.
+
+    >>> format_range(0.0075e-6, 1.6e-10, 0.43e-6, "carbon_kg")
+    '0.0075 mg CO2e (<0.001–0.43)'
+    """
     n = digits if digits is not None else _digits(value, low, high)
     value, low, high = (_round_significant(x, n) for x in (value, low, high))
     scale = scale_for(value if value else high, quantity, n)
     shown = [format_number(scale.apply(x), n) for x in (value, low, high)]
+    # A low end far below the value reads "<0.001", not "1.6e-4" in a table of decimals.
+    if 0 < scale.apply(low) < _SMALLEST_DECIMAL <= scale.apply(value):
+        shown[1] = f"<{_SMALLEST_DECIMAL:g}"
     text = f"{shown[0]} {scale.unit}"
     if shown[1] == shown[2] == shown[0]:
         return text
