@@ -57,6 +57,8 @@ LABELS: dict[str, str] = {
     "meter": "Meter", "not_disclosed": "Not disclosed", "duration_s": "Duration (s)",
     "wh_per_1000_inferences": "Energy per 1,000 inferences", "j_per_token": "Energy per token",
     "imputed_basis": "Imputation basis", "place": "Place", "level": "Grid factor level",
+    "run": "Run", "run_id": "Run id", "location": "Location", "place_name": "Place",
+    "country_name": "Country", "own_runs": "Own runs",
 }
 _PREFIXES = {"own": "Own", "family": "Family", "upstream": "Upstream", "use": "Use", "imputed": "Imputed"}
 _NAMES = {"energy": "energy", "carbon": "carbon", "water": "water"}
