@@ -322,16 +322,14 @@ def resolved_location(location: Location, factors: list[Factor]) -> Location:
 @cache
 def _place_of_factor(granularity: str, key: str) -> Location | None:
     """The location a grid factor's key names (``None``: a key DIA's tables do not know)."""
-    args: dict[str, str] = {}
-    if granularity == "cloud_region":
-        provider, sep, region = key.partition(":")
-        args = {"cloud_provider": provider, "cloud_region": region} if sep else {"cloud_region": key}
-    elif granularity == "subnational":
-        args = {"region": key}
-    else:
-        args = {"country": key}
+    provider, sep, cloud_region = key.partition(":") if granularity == "cloud_region" else ("", "", "")
     try:
-        place = resolve_place(**args, on_unknown="world", use_configured=False)
+        place = resolve_place(
+            country=key if granularity == "country" else None,
+            region=key if granularity == "subnational" else None,
+            cloud_provider=provider if sep else None,
+            cloud_region=(cloud_region if sep else key) if granularity == "cloud_region" else None,
+            on_unknown="world", use_configured=False)
     except (UnknownLocationError, ConflictingLocationError):
         return None
     return None if place.location.resolved_level == "world" else place.location

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 pytest.importorskip("streamlit")
 from dia.dashboard._data import fmt
-from dia.show import format_range
 from streamlit.testing.v1 import AppTest
 
 from dia.cli.main import app
+from dia.show import format_range
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboard"
 XSS = "<script>alert(1)</script>"
