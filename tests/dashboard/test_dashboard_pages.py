@@ -14,7 +14,6 @@ from dia.dashboard._data import fmt
 from streamlit.testing.v1 import AppTest
 
 from dia.cli.main import app
-from dia.show import format_range
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboard"
 XSS = "<script>alert(1)</script>"
@@ -97,6 +96,8 @@ def test_lineage_imputed_shown_apart(filled_url: str, monkeypatch: pytest.Monkey
 
 
 def test_runs_page_matches_cli_and_hides_host_in_public(filled_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dia.show import format_range
+
     runs = [json.loads(line) for line in _cli_json("runs", "--json", "--db", filled_url).splitlines()]
     at = _page("runs", filled_url, monkeypatch)
     shown = at.dataframe[0].value
