@@ -14,41 +14,63 @@ from dia.show.format import format_share
 SCOPES = (("own", "Own runs"), ("upstream", "With its ancestry (upstream)"), ("family", "With its family"))
 
 
+# Rows per model in the bar chart: its name, then one bar per scope.
+_ROWS = len(SCOPES) + 1
+
+
+def _log_axis(log: bool) -> dict[str, object]:
+    # Plain numbers on the ticks ("100", "2k" never; no "400µ"): the unit is in the title.
+    if log:  # ticks at 1, 2, 5 per decade: readable on a phone
+        return dict(type="log", tickformat="~g", exponentformat="none", dtick="D2")
+    return dict(type="linear", tickformat="~g", exponentformat="none")
+
+
+def named_rows(names: list[str], height_per_row: int) -> dict[str, object]:
+    """Layout for horizontal bars whose model names sit on their own line above each group,
+    full width: a long id squeezes neither the plot nor itself on a 390 px phone."""
+    return dict(
+        height=110 + height_per_row * _ROWS * len(names),
+        yaxis=dict(showticklabels=False, autorange="reversed", range=None, zeroline=False, showgrid=False),
+        annotations=[dict(x=0, xref="paper", y=i * _ROWS, yref="y", text=_data.safe(name), showarrow=False,
+                          xanchor="left", yanchor="middle", align="left") for i, name in enumerate(names)])
+
+
 def bar_chart(table: pd.DataFrame, quantity: str, *, log: bool) -> go.Figure:
-    """Horizontal grouped bars, one group per model (full names on the y axis), one bar per
-    scope in its fixed colour, low–high error bars, and one scaled unit on the axis."""
+    """Horizontal grouped bars, one group per model under its full name, one bar per scope in
+    its fixed colour, low–high error bars, and one scaled unit in the axis title."""
     columns = [f"{scope}_{quantity}" for scope, _ in SCOPES]
     scale = axis_scale([v for c in columns for v in table[c].dropna()], quantity)
     fig = go.Figure()
-    names = [_data.safe(m) for m in table["model"]]  # Plotly renders a subset of HTML
-    for scope, label in SCOPES:
+    names = list(table["model"])
+    for k, (scope, label) in enumerate(SCOPES):
         col = f"{scope}_{quantity}"
         value, low, high = table[col], table[f"{col}_low"], table[f"{col}_high"]
-        shown = value * scale.factor
         fig.add_trace(go.Bar(
-            y=names, x=shown, name=label, orientation="h", marker_color=_data.SCOPE_COLOURS[scope],
+            y=[i * _ROWS + 1 + k for i in range(len(names))], x=value * scale.factor, name=label,
+            orientation="h", width=0.85, marker_color=_data.SCOPE_COLOURS[scope],
             error_x=dict(type="data", symmetric=False, array=(high - value) * scale.factor,
                          arrayminus=(value - low) * scale.factor, thickness=1.2),
-            customdata=[_data.safe(format_range(v, lo, hi, quantity)) if pd.notna(v) else "not disclosed"
-                        for v, lo, hi in zip(value, low, high, strict=True)],
-            hovertemplate="%{y}<br>" + label + ": %{customdata}<extra></extra>",
+            # Plotly renders a subset of HTML: names and figures escaped
+            customdata=[[_data.safe(m), _data.safe(format_range(v, lo, hi, quantity)) if pd.notna(v)
+                         else "not disclosed"] for m, v, lo, hi in zip(names, value, low, high, strict=True)],
+            hovertemplate="%{customdata[0]}<br>" + label + ": %{customdata[1]}<extra></extra>",
         ))
     unit_label = next(lbl for q, lbl, _ in QUANTITIES if q == quantity)
-    # Height grows with the number of models so every bar stays readable on a phone.
-    fig.update_layout(barmode="group", height=140 + 75 * len(table), bargap=0.25,
-                      xaxis=dict(title=f"{unit_label} ({scale.unit})", type="log" if log else "linear",
-                                 tickformat="~g" if not log else None, exponentformat="power"),
-                      yaxis=dict(autorange="reversed", automargin=True))
+    fig.update_layout(barmode="overlay", xaxis=dict(title=f"{unit_label} ({scale.unit})", side="top",
+                                                    **_log_axis(log)),
+                      **named_rows(names, 22))
     return fig
 
 
 def inference_chart(inf: pd.DataFrame) -> go.Figure:
     scale = axis_scale(inf["wh_per_1000_inferences"], "wh_per_1000_inferences")
+    names = list(inf["model"])
     fig = go.Figure(go.Bar(
-        y=[_data.safe(m) for m in inf["model"]], x=inf["wh_per_1000_inferences"] * scale.factor, orientation="h",
-        marker_color=_data.SCOPE_COLOURS["own"]))
-    fig.update_layout(height=120 + 45 * len(inf), xaxis=dict(title=scale.unit, tickformat="~g"),
-                      yaxis=dict(autorange="reversed", automargin=True))
+        y=[i * _ROWS + 1 for i in range(len(names))], x=inf["wh_per_1000_inferences"] * scale.factor,
+        orientation="h", width=0.85, marker_color=_data.SCOPE_COLOURS["own"],
+        customdata=[_data.safe(m) for m in names], hovertemplate="%{customdata}: %{x:.3g}<extra></extra>"))
+    layout = named_rows(names, 14)
+    fig.update_layout(xaxis=dict(title=scale.unit, side="top", **_log_axis(False)), **layout)
     return fig
 
 

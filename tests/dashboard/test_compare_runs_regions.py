@@ -87,9 +87,16 @@ def test_compare_bars_are_horizontal_with_full_names_error_bars_and_fixed_scope_
     bars = carbon["data"]
     assert [b["name"] for b in bars] == ["Own runs", "With its ancestry (upstream)", "With its family"]
     assert [b["marker"]["color"] for b in bars] == list(SCOPE_COLOURS.values())
+    # the full names, each on its own line above its group of bars (not squeezed beside them)
+    labels = [a for a in carbon["layout"]["annotations"] if a["xref"] == "paper"]
+    assert [a["text"] for a in labels] == models
     for bar in bars:
         assert bar["orientation"] == "h"
-        assert list(bar["y"]) == models  # the full names, one group per model
+        rows = _array(bar["y"])
+        assert len(rows) == len(models)
+        # each model's bar sits below its name and above the next model's name
+        assert all(label["y"] < y < label["y"] + 4 for label, y in zip(labels, rows, strict=True))
+        assert [c[0] for c in bar["customdata"]] == models  # the hover names the model
         errors = bar["error_x"]
         above, below = _array(errors["array"]), _array(errors["arrayminus"])
         assert errors["type"] == "data" and len(above) == len(below) == len(models)
