@@ -98,16 +98,22 @@ with _ui.guard():
     if by_country.empty:
         st.text("No runs recorded.")
     else:
-        mapped = by_country[by_country["country"] != "unknown"]
-        if not mapped.empty:
-            hover = [_data.safe(f"{n}: {r:,} runs, {format_value(c, 'carbon_kg')}")
-                     for n, r, c in zip(mapped["name"], mapped["runs"], mapped["carbon_kg"], strict=True)]
-            fig = go.Figure(go.Choropleth(
-                locations=mapped["country"], locationmode="ISO-3", z=mapped["carbon_kg"].fillna(0.0),
-                text=hover, hovertemplate="%{text}<extra></extra>", colorscale="Cividis",
-                colorbar=dict(title="kg CO2e")))
-            fig.update_layout(height=420)
-            _ui.chart(fig, key="regions_map")
+        # Bars, not a world map: a few countries read better by name, on a phone too, and a
+        # map's outlines would be fetched from a CDN an offline dashboard cannot reach.
+        located = by_country.dropna(subset=["carbon_kg"]).sort_values("carbon_kg", ascending=False)
+        if not located.empty:
+            scale = axis_scale(located["carbon_kg"], "carbon_kg")
+            names = [n if c != "unknown" else "unknown location" for n, c in
+                     zip(located["name"], located["country"], strict=True)]
+            hover = [_data.safe(f"{n}: {r:,} runs, {format_value(k, 'carbon_kg')}")
+                     for n, r, k in zip(names, located["runs"], located["carbon_kg"], strict=True)]
+            fig = go.Figure(go.Bar(y=[_data.safe(n) for n in names], x=located["carbon_kg"] * scale.factor,
+                                   orientation="h", marker_color=_data.SCOPE_COLOURS["own"], text=hover,
+                                   textposition="none", hovertemplate="%{text}<extra></extra>"))
+            fig.update_layout(title="Carbon of the recorded runs by country", height=120 + 32 * len(located),
+                              xaxis=dict(title=scale.unit, tickformat="~g"),
+                              yaxis=dict(autorange="reversed", automargin=True))
+            _ui.chart(fig, key="regions_by_country_chart")
         table = by_country.sort_values("runs", ascending=False).rename(columns={"name": "country_name"})
         _ui.figure_table(table[["country_name", "country", "runs", "energy_kwh", "carbon_kg", "water_l"]],
                          figures={"energy_kwh": "energy_kwh", "carbon_kg": "carbon_kg", "water_l": "water_l"},

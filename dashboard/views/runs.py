@@ -81,7 +81,8 @@ with _ui.guard():
     # Where the grid factor says the run happened when the report names no place itself.
     where = resolved_location(report.location, report.factors)
     facts = {"run": report.id, "model": report.model_id or "", "kind": report.kind.value, "status": report.status.value,
-             "started": str(report.started_at or ""), "ended": str(report.ended_at or ""),
+             "started": report.started_at.isoformat(sep=" ", timespec="seconds") if report.started_at else "",
+             "ended": report.ended_at.isoformat(sep=" ", timespec="seconds") if report.ended_at else "",
              "duration": _duration(report.duration_s), "hardware": report.hardware.describe(),
              "location": place_name(where), "grid level": where.resolved_level or "",
              "meter": report.meter, "source": report.source,
