@@ -400,7 +400,7 @@ def distinct(store: Store, column: str) -> list[str]:
     return store.distinct_values(column)
 
 
-def runs_by_country(store: Store, *, read_cap: int = 5000) -> list[dict[str, Any]]:
+def runs_by_country(store: Store, *, read_cap: int = 2000) -> list[dict[str, Any]]:
     """Logical runs per country (ISO-3 ``country`` and its ``name``), with their energy,
     carbon and water (SQL; ``None``: no run there disclosed it). Runs stored with no
     country are placed where their grid factor says (``resolved_location``), at most
@@ -432,9 +432,10 @@ def runs_by_country(store: Store, *, read_cap: int = 5000) -> list[dict[str, Any
     return [{**g, "name": country_name(None if c == "unknown" else c)} for c, g in groups.items()]
 
 
-def store_places(store: Store) -> list[str]:
-    """The countries (ISO-3) where this store's runs happened, most runs first."""
-    rows = sorted(runs_by_country(store), key=lambda g: (-g["runs"], g["country"]))
+def store_places(by_country: list[dict[str, Any]]) -> list[str]:
+    """The countries (ISO-3) where this store's runs happened, most runs first, from the
+    rows of :func:`runs_by_country`."""
+    rows = sorted(by_country, key=lambda g: (-g["runs"], g["country"]))
     return [g["country"] for g in rows if g["country"] != "unknown"]
 
 

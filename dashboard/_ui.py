@@ -272,3 +272,9 @@ def unreadable_note(count: int, problems: list[BaseException]) -> None:
     what = (f"{count:,} stored run(s) could not be read (a newer schema version or a damaged "
             "record) and are not shown")
     st.warning(markdown_text(error_line(problems[0], what) if problems else what + "."))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def runs_by_country(url: str, public: bool) -> list[dict[str, Any]]:
+    """:func:`_data.runs_by_country`, cached: it reads the runs stored without a country."""
+    return _data.runs_by_country(_store(url, public))

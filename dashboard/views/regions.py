@@ -41,7 +41,8 @@ with _ui.guard():
                           help="A number with a unit (Wh, kWh, MWh, GWh; kWh when none): e.g. 1.2 MWh or 0.001 kWh."
                                " Defaults to the store's total recorded production energy.")
     energy_kwh = _data.parse_energy_kwh(typed)
-    by_country = pd.DataFrame(_data.runs_by_country(_ui.store()))
+    by_country_rows = _ui.runs_by_country(url, public)
+    by_country = pd.DataFrame(by_country_rows)
 
     places_all: dict[str, list[str]] | None
     try:
@@ -59,7 +60,7 @@ with _ui.guard():
     else:
         countries = places_all.get("countries", [])
         clouds = places_all.get("cloud_regions", [])
-        own = [c for c in _data.store_places(_ui.store()) if c in countries]  # where this store's runs happened
+        own = [c for c in _data.store_places(by_country_rows) if c in countries]  # where this store's runs happened
         default_c = own or [c for c in FALLBACK_COUNTRIES if c in countries]
         c1, c2 = st.columns(2)
         pick_c = c1.multiselect("Countries", countries, default=default_c, key="regions_countries",
