@@ -475,23 +475,75 @@ def run_page(store: Store, *, model_id: str | None = None, kind: str | None = No
 
 
 def run_rows(runs: list[RunReport], *, public: bool) -> list[dict[str, Any]]:
-    """Flat rows for the runs table; no host or pid in public mode."""
+    """Flat rows for the runs table: ``run`` is the short id shown, ``run_id`` the full one;
+    each figure with its ``_low``/``_high`` (``None``: not disclosed); ``location`` in words
+    (the place the run's grid factor resolved to when the report names none); no host or
+    pid in public mode."""
+    from dia.convert.location import place_name, resolved_location
+
     rows = []
     for r in runs:
+        # An unavailable energy is stored as 0 kWh: shown "not disclosed", not 0.
+        energy = r.energy.it_kwh if r.energy.it_kwh.quality.value != "unavailable" else None
+        carbon = r.carbon.total_kg if r.carbon else None
+        water = r.water.total_l if r.water else None
+        where = resolved_location(r.location, r.factors)
         row: dict[str, Any] = {
-            "run": r.id, "model": r.model_id or "", "kind": r.kind.value, "status": r.status.value,
+            "run": r.id[:8], "model": r.model_id or "", "kind": r.kind.value, "status": r.status.value,
             "started": r.started_at.isoformat(timespec="seconds") if r.started_at else "",
-            # An unavailable energy is stored as 0 kWh: shown empty ("not disclosed"), not 0.
-            "energy_kwh": r.energy.it_kwh.value if r.energy.it_kwh.quality.value != "unavailable" else None,
-            "carbon_kg": r.carbon.total_kg.value if r.carbon else None,
-            "water_l": r.water.total_l.value if r.water else None,
-            "quality": r.carbon.total_kg.quality.value if r.carbon else "unavailable",
-            "country": r.location.country or "", "meter": r.meter,
+            "quality": carbon.quality.value if carbon else "unavailable",
+            "location": place_name(where), "country": where.country or "", "meter": r.meter,
         }
+        for name, q in (("energy_kwh", energy), ("carbon_kg", carbon), ("water_l", water)):
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = (q.value, q.low, q.high) if q else (None, None, None)
+        row["run_id"] = r.id
         if not public:
             row["host"] = r.host or ""
             row["pid"] = r.pid
         rows.append(row)
+    return rows
+
+
+def detail_figures(report: RunReport) -> list[dict[str, Any]]:
+    """One run's figures as table rows: ``figure``, the formatted ``value (low–high)``, the
+    ``quality``, and the raw ``value``/``low``/``high``/``unit`` for the details."""
+    from dia.show import format_range
+
+    energy = report.energy
+    carbon, water, rates = report.carbon, report.water, report.intensities
+    rows = []
+    for label, q, quantity in (
+            ("Energy, GPU", energy.gpu_kwh, "energy_kwh"), ("Energy, CPU", energy.cpu_kwh, "energy_kwh"),
+            ("Energy, RAM", energy.ram_kwh, "energy_kwh"), ("Energy, IT", energy.it_kwh, "energy_kwh"),
+            ("Energy, facility", energy.facility_kwh, "energy_kwh"),
+            ("Carbon, operational", carbon.operational_kg if carbon else None, "carbon_kg"),
+            ("Carbon, embodied", carbon.embodied_kg if carbon else None, "carbon_kg"),
+            ("Carbon, total", carbon.total_kg if carbon else None, "carbon_kg"),
+            ("Water, on-site", water.onsite_l if water else None, "water_l"),
+            ("Water, off-site", water.offsite_l if water else None, "water_l"),
+            ("Water, total", water.total_l if water else None, "water_l"),
+            ("Energy per 1,000 inferences", rates.wh_per_1000_inferences, "wh_per_1000_inferences"),
+            ("Energy per token", rates.j_per_token, "j_per_token")):
+        if q is None:
+            continue
+        shown = NOT_DISCLOSED if q.quality.value == "unavailable" else format_range(q.value, q.low, q.high, quantity)
+        rows.append({"figure": label, "shown": shown, "quality": q.quality.value,
+                     "value": q.value, "low": q.low, "high": q.high, "unit": q.unit})
+    return rows
+
+
+def factor_rows(report: RunReport) -> list[dict[str, Any]]:
+    """One run's conversion factors as text cells (``13.2 (11–15)``, 3 significant figures;
+    raw numbers are in the report's JSON download), with unit, granularity, key and source."""
+    from dia.show import format_number
+
+    rows = []
+    for f in report.factors:
+        value = format_number(f.value)
+        span = "" if f.low == f.high == f.value else f" ({format_number(f.low)}–{format_number(f.high)})"
+        rows.append({"factor": f.name, "value": value + span, "unit": f.unit, "granularity": f.granularity,
+                     "key": f.key or "", "source": f.source, "year": "" if f.year is None else str(f.year),
+                     "licence": f.licence or "", "convention": f.convention or "", "note": f.note or ""})
     return rows
 
 
@@ -524,10 +576,82 @@ def distinct(store: Store, column: str) -> list[str]:
     return store.distinct_values(column)
 
 
-def runs_by_country(store: Store) -> list[dict[str, Any]]:
-    """Production and use runs per country (ISO-3), with their energy and carbon (SQL)."""
-    return [{"country": c or "unknown", "runs": n, "energy_kwh": e, "carbon_kg": k, "water_l": w}
-            for c, n, e, k, w in store.by_country()]
+def runs_by_country(store: Store, *, read_cap: int = 2000) -> list[dict[str, Any]]:
+    """Logical runs per country (ISO-3 ``country`` and its ``name``), with their energy,
+    carbon and water (SQL; ``None``: no run there disclosed it). Runs stored with no
+    country are placed where their grid factor says (``resolved_location``), at most
+    ``read_cap`` of them (newest first); the rest stay under "unknown"."""
+    from dia.convert.location import country_name, resolved_location
+
+    groups: dict[str, dict[str, Any]] = {}
+    for c, n, e, k, w in store.by_country():
+        groups[c or "unknown"] = {"country": c or "unknown", "runs": n, "energy_kwh": e, "carbon_kg": k, "water_l": w}
+    if "unknown" in groups:
+        for r in store.unlocated_runs(limit=read_cap):
+            country = resolved_location(r.location, r.factors).country
+            if not country:
+                continue
+            moved = {"energy_kwh": r.energy.it_kwh.value if r.energy.it_kwh.quality.value != "unavailable" else None,
+                     "carbon_kg": r.carbon.total_kg.value if r.carbon else None,
+                     "water_l": r.water.total_l.value if r.water else None}
+            target = groups.setdefault(country, {"country": country, "runs": 0, "energy_kwh": None,
+                                                 "carbon_kg": None, "water_l": None})
+            unknown = groups["unknown"]
+            unknown["runs"] -= 1
+            target["runs"] += 1
+            for q, v in moved.items():
+                if v is not None:
+                    target[q] = (target[q] or 0.0) + v
+                    unknown[q] = (unknown[q] or 0.0) - v
+        if groups["unknown"]["runs"] <= 0:
+            del groups["unknown"]
+    return [{**g, "name": country_name(None if c == "unknown" else c)} for c, g in groups.items()]
+
+
+def store_places(by_country: list[dict[str, Any]]) -> list[str]:
+    """The countries (ISO-3) where this store's runs happened, most runs first, from the
+    rows of :func:`runs_by_country`."""
+    rows = sorted(by_country, key=lambda g: (-g["runs"], g["country"]))
+    return [g["country"] for g in rows if g["country"] != "unknown"]
+
+
+# One well-known region per major cloud: the Regions page's default comparison.
+DEFAULT_CLOUDS = ("aws:us-east-1", "gcp:europe-west4", "azure:West Europe")
+
+_ENERGY_UNITS = {"mwh": None, "wh": 1e-3, "kwh": 1.0, "gwh": 1e6, "twh": 1e9}
+
+
+def parse_energy_kwh(text: str) -> float | None:
+    """An energy typed by a person, in kWh: ``"1.2 MWh"`` -> 1200.0, ``"0.001"`` (kWh) ->
+    0.001, ``"500 Wh"`` -> 0.5, ``"1,358"`` -> 1358.0; ``None`` for text that is not an
+    energy or is negative (``mWh`` is milli-watt-hours; ``MWh`` mega: the case counts there).
+
+    >>> parse_energy_kwh("1.2 MWh"), parse_energy_kwh("500 Wh"), parse_energy_kwh("1,358"), parse_energy_kwh("x")
+    (1200.0, 0.5, 1358.0, None)
+    """
+    import re
+
+    m = re.fullmatch(r"\s*([0-9][0-9,]*\.?[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+)\s*([a-zA-Z]*)\s*", text or "")
+    if not m:
+        return None
+    try:
+        number = float(m.group(1).replace(",", ""))
+    except ValueError:
+        return None
+    unit = m.group(2)
+    if not unit:
+        factor = 1.0
+    elif unit == "MWh":
+        factor = 1e3
+    elif unit == "mWh":
+        factor = 1e-6
+    else:
+        found = _ENERGY_UNITS.get(unit.lower())
+        if found is None:
+            return None
+        factor = found
+    value = number * factor
+    return value if value >= 0 and value == value and value != float("inf") else None
 
 
 def inference_intensity(store: Store, model_id: str, *, cap: int = 5000) -> float | None:
@@ -556,7 +680,7 @@ def what_if(energy_kwh: float, places: list[tuple[str, dict[str, str]]]) -> list
             out.append({"place": label, "error": redact_text(message.splitlines()[0] if message else type(exc).__name__)})
             continue
         row: dict[str, Any] = {
-            "place": label, "level": fp.level,
+            "place": label, "level": fp.level, "name": _place_label(fp.location),
             "carbon_kg": fp.carbon.total_kg.value, "carbon_kg_low": fp.carbon.total_kg.low,
             "carbon_kg_high": fp.carbon.total_kg.high,
             "water_l": fp.water.total_l.value, "water_l_low": fp.water.total_l.low,
@@ -564,6 +688,12 @@ def what_if(energy_kwh: float, places: list[tuple[str, dict[str, str]]]) -> list
         }
         out.append(row)
     return out
+
+
+def _place_label(location: Any) -> str:
+    from dia.convert.location import place_name
+
+    return place_name(location)
 
 
 def cloud_place(name: str) -> dict[str, str]:
@@ -623,3 +753,7 @@ def family_undated(store: Store, families: list[str], *, graph: LineageGraph | N
             sums[q] = sum(values) if values else None
         out[family] = sums
     return out
+
+
+# One fixed colour per footprint scope on the Compare page (Okabe-Ito; names always shown).
+SCOPE_COLOURS = {"own": "#0072B2", "upstream": "#E69F00", "family": "#009E73"}

@@ -287,3 +287,8 @@ def id_column_width(ids: Any, cap_px: int = 190) -> int:
     table, never in the data: the cell, the details and the CSV hold it whole)."""
     longest = max((len(str(i)) for i in ids), default=8)
     return min(cap_px, 24 + 7 * longest)
+
+
+def runs_by_country(url: str, public: bool) -> list[dict[str, Any]]:
+    """:func:`_data.runs_by_country`, cached: it reads the runs stored without a country."""
+    return _data.runs_by_country(_store(url, public))

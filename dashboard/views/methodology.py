@@ -3,10 +3,12 @@ and licences (read from the installed package, so they match the numbers)."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 from dia.dashboard import _data, _ui
 
 from dia import methodology
+from dia.record.report import QUALITY_MEANING
 
 FORMULAS = r"""
 **Energy.** IT energy is what the meter saw: GPU + CPU + RAM
@@ -41,6 +43,14 @@ with _ui.guard():
 
     st.markdown(FORMULAS)
 
+    st.subheader("Quality tiers")
+    st.caption("Every figure carries one of these tiers, best first; a sum is only as good as its weakest term.")
+    tiers = pd.DataFrame([{"tier": q.value, "meaning": meaning, "colour": _data.QUALITY_COLOURS.get(q.value, "")}
+                          for q, meaning in QUALITY_MEANING.items()])
+    st.dataframe(tiers, hide_index=True, width="stretch", key="methodology_tiers", column_config={
+        "tier": st.column_config.TextColumn("Tier", pinned=True), "meaning": st.column_config.TextColumn("Meaning"),
+        "colour": st.column_config.TextColumn("Colour in charts")})
+
     st.subheader("Conventions")
     st.caption("Each choice behind the figures, with its default, what happens to the other convention, and its source.")
     st.markdown(methodology.markdown_list())
@@ -52,4 +62,8 @@ with _ui.guard():
         st.text("No factor tables in this build.")
     for name, frame in tables.items():
         st.text(f"{name}: {len(frame):,} rows")
-        st.dataframe(frame, hide_index=True, width="stretch")
+        # Every cell as text, as in the file: a number is never clipped or re-rounded
+        # (a right-aligned number column cut "13.1992" to "3.1992" on a narrow screen).
+        config = {c: st.column_config.TextColumn(c, width="medium" if i == 0 else None, pinned=i == 0)
+                  for i, c in enumerate(frame.columns)}
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=config, key=f"factors_{name}")

@@ -8,23 +8,43 @@ import plotly.express as px
 import streamlit as st
 from dia.dashboard import _data, _ui
 
+from dia.convert.location import country_name, place_name, resolved_location
+from dia.show import format_figure, format_number, quality_help
+
+
+def _duration(seconds: float | None) -> str:
+    """``"2 h 5 min"``, ``"42 s"``; empty when not recorded."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{format_number(seconds)} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
 with _ui.guard():
     _ui.header("Runs", "Every recorded run, newest first; pick one to see where its figures come from.")
     store, public = _ui.store(), _data.is_public()
 
     any_choice = "(any)"
-    f1, f2, f3, f4 = st.columns(4)
-    model = f1.selectbox("Model", [any_choice, *_ui.model_ids(_data.db_url(), public)], key="runs_model")
-    kind = f2.selectbox("Kind", [any_choice, *_data.distinct(store, "kind")], key="runs_kind")
-    status = f3.selectbox("Status", [any_choice, "running", "completed", "interrupted", "failed"], key="runs_status")
-    country = f4.selectbox("Country", [any_choice, *_data.distinct(store, "country")], key="runs_country")
-    filters = {k: (None if v == any_choice else v) for k, v in
-               (("model_id", model), ("kind", kind), ("status", status), ("country", country))}
-    p1, p2 = st.columns(2)
-    page_size = int(p1.selectbox("Rows per page", [25, 50, 100, 200], index=1, key="runs_page_size") or 50)
-    total = store.run_count(**filters)
-    pages = max(1, -(-total // page_size))
-    page = int(p2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key="runs_page"))
+    # Collapsed on load: six stacked filters would push the table off a phone screen.
+    with st.expander("Filters and pages", expanded=False):
+        f1, f2 = st.columns(2)
+        model = f1.selectbox("Model", [any_choice, *_ui.model_ids(_data.db_url(), public)], key="runs_model")
+        kind = f2.selectbox("Kind", [any_choice, *_data.distinct(store, "kind")], key="runs_kind")
+        f3, f4 = st.columns(2)
+        status = f3.selectbox("Status", [any_choice, "running", "completed", "interrupted", "failed"],
+                              key="runs_status")
+        country = f4.selectbox("Country", [any_choice, *_data.distinct(store, "country")], key="runs_country",
+                               format_func=lambda c: c if c == any_choice else f"{country_name(c)} ({c})")
+        filters = {k: (None if v == any_choice else v) for k, v in
+                   (("model_id", model), ("kind", kind), ("status", status), ("country", country))}
+        p1, p2 = st.columns(2)
+        page_size = int(p1.selectbox("Rows per page", [25, 50, 100, 200], index=1, key="runs_page_size") or 50)
+        total = store.run_count(**filters)
+        pages = max(1, -(-total // page_size))
+        page = int(p2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
+                                   key="runs_page"))
     found = _data.run_page(store, **filters, page=page - 1, page_size=page_size)
     runs = found.runs
     st.text(f"{found.total:,} runs match; showing {len(runs):,} (page {page:,} of {pages:,}).")
@@ -32,7 +52,10 @@ with _ui.guard():
     rows = _data.run_rows(runs, public=public)
     if not rows:
         st.stop()
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    _ui.figure_table(pd.DataFrame(rows), figures={"energy_kwh": "energy_kwh", "carbon_kg": "carbon_kg",
+                                                  "water_l": "water_l"},
+                     key="runs", shown=["run", "kind", "status", "started", "quality", "location"],
+                     file_name="dia-runs-table.csv")
     # The same content as `dia export` (`--public` in public mode): no host, pid or raw notes.
     d1, d2 = st.columns(2)
     d1.download_button("Download this page (CSV)", _data.runs_download(runs, "csv", public=public),
@@ -40,8 +63,8 @@ with _ui.guard():
     d2.download_button("Download this page (JSONL)", _data.runs_download(runs, "jsonl", public=public),
                        file_name="dia-runs.jsonl", mime="application/jsonl", key="runs_download_jsonl")
 
-    run_id = st.selectbox("Run detail", [r["run"] for r in rows], key="runs_detail",
-                          format_func=lambda rid: f"{rid[:8]}  {next(x['model'] for x in rows if x['run'] == rid)}")
+    run_id = st.selectbox("Run detail", [r["run_id"] for r in rows], key="runs_detail",
+                          format_func=lambda rid: f"{rid[:8]}  {next(x['model'] for x in rows if x['run_id'] == rid)}")
     try:
         report = store.get_run(run_id)
     except _data.READ_ERRORS as exc:
@@ -55,10 +78,13 @@ with _ui.guard():
         report = public_report(report)
 
     st.subheader("Run detail")
+    # Where the grid factor says the run happened when the report names no place itself.
+    where = resolved_location(report.location, report.factors)
     facts = {"run": report.id, "model": report.model_id or "", "kind": report.kind.value, "status": report.status.value,
-             "started": str(report.started_at or ""), "ended": str(report.ended_at or ""),
-             "duration_s": _data.fmt(report.duration_s), "hardware": report.hardware.describe(),
-             "location": report.location.describe(), "grid level": report.location.resolved_level or "",
+             "started": report.started_at.isoformat(sep=" ", timespec="seconds") if report.started_at else "",
+             "ended": report.ended_at.isoformat(sep=" ", timespec="seconds") if report.ended_at else "",
+             "duration": _duration(report.duration_s), "hardware": report.hardware.describe(),
+             "location": place_name(where), "grid level": where.resolved_level or "",
              "meter": report.meter, "source": report.source,
              "parents": ", ".join(f"{p.model_id} ({p.relation.value})" for p in report.parents)}
     if not public:
@@ -66,46 +92,43 @@ with _ui.guard():
         facts["pid"] = "" if report.pid is None else str(report.pid)
     st.dataframe(pd.DataFrame({"field": list(facts), "value": list(facts.values())}), hide_index=True, width="stretch")
 
-    figures = []
+    figures = pd.DataFrame(_data.detail_figures(report))
     energy = report.energy
-    for label, q in (("energy GPU", energy.gpu_kwh), ("energy CPU", energy.cpu_kwh), ("energy RAM", energy.ram_kwh),
-                     ("energy IT", energy.it_kwh), ("energy facility", energy.facility_kwh),
-                     ("carbon operational", report.carbon.operational_kg if report.carbon else None),
-                     ("carbon embodied", report.carbon.embodied_kg if report.carbon else None),
-                     ("carbon total", report.carbon.total_kg if report.carbon else None),
-                     ("water on-site", report.water.onsite_l if report.water else None),
-                     ("water off-site", report.water.offsite_l if report.water else None),
-                     ("water total", report.water.total_l if report.water else None),
-                     ("Wh per 1,000 inferences", report.intensities.wh_per_1000_inferences),
-                     ("J per token", report.intensities.j_per_token)):
-        if q is not None:
-            figures.append({"figure": label, "value": q.value, "low": q.low, "high": q.high, "unit": q.unit,
-                            "quality": q.quality.value})
     left, right = st.columns(2)
     with left:
         st.text("Figures (each with its interval and quality)")
-        st.dataframe(pd.DataFrame(figures), hide_index=True, width="stretch")
+        if figures.empty:
+            st.text("No figures recorded for this run.")
+        else:
+            st.dataframe(figures[["figure", "shown", "quality"]], hide_index=True, width="stretch",
+                         key="runs_figures", column_config={
+                             "figure": st.column_config.TextColumn("Figure", pinned=True),
+                             "shown": st.column_config.TextColumn("Value (low–high)"),
+                             "quality": st.column_config.TextColumn("Quality", help=quality_help())})
     with right:
         split = [(name, q.value) for name, q in (("GPU", energy.gpu_kwh), ("CPU", energy.cpu_kwh), ("RAM", energy.ram_kwh))
                  if q is not None and q.value > 0]
         if split:
             fig = px.pie(pd.DataFrame(split, columns=["part", "kwh"]), names="part", values="kwh", hole=0.45)
-            fig.update_layout(height=260, margin=dict(t=10, b=10, l=10, r=10))
-            st.plotly_chart(fig, width="stretch")
+            fig.update_layout(height=260)
+            _ui.chart(fig, key="runs_split")
         else:
             st.text("No GPU/CPU/RAM split recorded for this run.")
     if report.power_samples:
         trace = pd.DataFrame([{"t_s": s.t_s, "power_w": s.power_w} for s in report.power_samples])
         fig = px.line(trace, x="t_s", y="power_w", labels={"t_s": "seconds since start", "power_w": "power (W)"})
-        fig.update_layout(height=260, margin=dict(t=10, b=10))
-        st.plotly_chart(fig, width="stretch")
+        fig.update_layout(height=260)
+        _ui.chart(fig, key="runs_power")
     if report.phases:
         st.text("Phases")
-        st.dataframe(pd.DataFrame([{"phase": p.name, "duration_s": p.duration_s,
-                                    "energy_kwh": p.energy_kwh.value if p.energy_kwh else None} for p in report.phases]),
+        st.dataframe(pd.DataFrame([{"Phase": p.name, "Duration": _duration(p.duration_s),
+                                    "Energy": format_figure(p.energy_kwh,
+                                                            "energy_kwh")} for p in report.phases]),
                      hide_index=True, width="stretch")
     if report.factors:
         st.text("Conversion factors used (recompute the figures with these)")
-        st.dataframe(pd.DataFrame([f.model_dump() for f in report.factors]), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(_data.factor_rows(report)), hide_index=True, width="stretch", key="runs_factors",
+                     column_config={"factor": st.column_config.TextColumn("Factor", pinned=True),
+                                    "value": st.column_config.TextColumn("Value (low–high)")})
     for note in _data.run_notes(report, public=public):
         st.text(f"note: {note}")

@@ -48,7 +48,7 @@ from dia import settings
 from dia.constants import APP_NAME
 from dia.convert import tables
 from dia.errors import ConflictingLocationError, UnknownLocationError, did_you_mean
-from dia.record.report import Location
+from dia.record.report import Factor, Location
 
 OnUnknown = Literal["raise", "world"]
 
@@ -284,3 +284,91 @@ def _cloud_grids() -> dict[tuple[str, str], str]:
 def _cloud_grid(cloud: tables.CloudRegion) -> tables.Grid | None:
     key = _cloud_grids().get((cloud.provider, tables.normalise_key(cloud.region)))
     return tables.subnational_grids().get(key) if key else None
+
+
+# -- the location a run's factors resolved to -----------------------------------------------
+
+# Factor granularities that name a place (the key is a cloud region, grid or country).
+_PLACE_GRANULARITIES = ("cloud_region", "subnational", "country")
+
+
+def resolved_location(location: Location, factors: list[Factor]) -> Location:
+    """``location``, or where its grid factor says the run happened when ``location`` names no
+    country: a report stored with factors keyed ``ontario`` (or ``CA-ON``, or ``gcp:us-central1``)
+    but an empty location is in Canada (the USA), not "unknown". The one rule used by the
+    store's country column on save and by the dashboard for reports stored before it.
+
+    >>> from dia.record.report import Factor
+    >>> ci = Factor(name="carbon_intensity", value=0.03, low=0.02, high=0.04, unit="kgCO2e/kWh",
+    ...             source="x", granularity="subnational", key="CA-ON")
+    >>> found = resolved_location(Location(), [ci])
+    >>> found.country, found.region, found.resolved_level
+    ('CAN', 'ontario', 'subnational')
+    >>> resolved_location(Location(country="FRA"), [ci]).country  # a stated country is kept
+    'FRA'
+    """
+    if location.country:
+        return location
+    for factor in factors:
+        if factor.name != "carbon_intensity" or factor.granularity not in _PLACE_GRANULARITIES or not factor.key:
+            continue
+        found = _place_of_factor(factor.granularity, factor.key)
+        if found is not None:
+            update = {k: v for k, v in found.model_dump().items() if v is not None and getattr(location, k) is None}
+            return location.model_copy(update=update)
+    return location
+
+
+@cache
+def _place_of_factor(granularity: str, key: str) -> Location | None:
+    """The location a grid factor's key names (``None``: a key DIA's tables do not know)."""
+    provider, sep, cloud_region = key.partition(":") if granularity == "cloud_region" else ("", "", "")
+    try:
+        place = resolve_place(
+            country=key if granularity == "country" else None,
+            region=key if granularity == "subnational" else None,
+            cloud_provider=provider if sep else None,
+            cloud_region=(cloud_region if sep else key) if granularity == "cloud_region" else None,
+            on_unknown="world", use_configured=False)
+    except (UnknownLocationError, ConflictingLocationError):
+        return None
+    return None if place.location.resolved_level == "world" else place.location
+
+
+def country_name(code: str | None) -> str:
+    """The English name of an ISO 3166-1 alpha-3 code from the packaged grid table
+    (codecarbon's, which carries the names), else the code itself; ``"unknown"`` for none.
+
+    >>> country_name("CAN"), country_name("can"), country_name("XYZ"), country_name(None)
+    ('Canada', 'Canada', 'XYZ', 'unknown')
+    """
+    if not code:
+        return "unknown"
+    grid = tables.country_grids().get(code.strip().upper())
+    return grid.name if grid is not None else code
+
+
+def region_name(key: str) -> str:
+    """A sub-national grid's name (``"CA-ON"`` or ``"ontario"`` -> ``"Ontario"``), else the key."""
+    grid = _find_region(key, None)
+    return grid.name if grid is not None else key
+
+
+def place_name(location: Location) -> str:
+    """A location in words, most specific first: ``"Ontario, Canada"``,
+    ``"gcp:us-central1 (Iowa), United States"``, ``"unknown"``.
+
+    >>> place_name(Location(country="CAN", region="ontario"))
+    'Ontario, Canada'
+    >>> place_name(Location())
+    'unknown'
+    """
+    parts = []
+    if location.cloud_region:
+        cloud = f"{location.cloud_provider}:{location.cloud_region}" if location.cloud_provider else location.cloud_region
+        parts.append(f"{cloud} ({region_name(location.region)})" if location.region else cloud)
+    elif location.region:
+        parts.append(region_name(location.region))
+    if location.country:
+        parts.append(country_name(location.country))
+    return ", ".join(parts) if parts else "unknown"

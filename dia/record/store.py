@@ -724,6 +724,20 @@ class Store:
         return [(r[0], int(r[1]), *(float(x or 0.0) if flag else None for x, flag in zip(r[2:5], r[5:8], strict=True)))
                 for r in self._core_rows(stmt)]
 
+    def unlocated_runs(self, *, limit: int = 5000) -> list[RunReport]:
+        """Logical runs (rank 0) whose country column is empty, newest first, at most
+        ``limit``: a store written before the country came from the factors too, read so a
+        page can place them (:func:`dia.convert.location.resolved_location`)."""
+        stmt = (select(col(RunRow.id), col(RunRow.report_json))
+                .where(col(RunRow.country).is_(None), col(RunRow.rank) == 0)
+                .order_by(col(RunRow.started_at).desc().nulls_last(), col(RunRow.id)).limit(limit))
+        out = []
+        for run_id, js in self._core_rows(stmt):
+            read = self._read_row(run_id, js)
+            if isinstance(read, RunReport):
+                out.append(read)
+        return out
+
     def distinct_values(self, column: str) -> list[str]:
         """Distinct non-null values of a run column (``model_id``, ``kind``, ``status``,
         ``country``), sorted: what filters offer."""
@@ -1221,6 +1235,18 @@ def _triple(q: Any) -> tuple[float, float, float]:
     return (q.value, q.low, q.high) if q is not None else (0.0, 0.0, 0.0)
 
 
+def _country(report: RunReport) -> str | None:
+    """The country column: the stated country, else the one the run's grid factor names
+    (:func:`dia.convert.location.resolved_location`: a report whose factors say Ontario is
+    counted in Canada, not under "unknown")."""
+    if report.location.country or not report.factors:
+        return report.location.country
+    # Imported lazily: the tables are read only for a report that names no country.
+    from dia.convert.location import resolved_location
+
+    return resolved_location(report.location, report.factors).country
+
+
 def _run_row(report: RunReport) -> dict[str, Any]:
     e = _triple(report.energy.it_kwh)
     c = _triple(report.carbon.total_kg if report.carbon else None)
@@ -1230,7 +1256,7 @@ def _run_row(report: RunReport) -> dict[str, Any]:
     return {
         "id": report.id, "model_id": report.model_id, "kind": report.kind.value,
         "status": report.status.value, "started_at": report.started_at, "ended_at": report.ended_at,
-        "heartbeat_at": report.heartbeat_at, "country": report.location.country,
+        "heartbeat_at": report.heartbeat_at, "country": _country(report),
         "run_group": report.run_group, "rank": report.rank, "host": report.host, "pid": report.pid,
         "source": report.source,
         "energy_kwh": e[0], "energy_kwh_low": e[1], "energy_kwh_high": e[2],

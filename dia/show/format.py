@@ -60,7 +60,8 @@ LABELS: dict[str, str] = {
     "meter": "Meter", "not_disclosed": "Not disclosed", "duration_s": "Duration (s)",
     "wh_per_1000_inferences": "Energy per 1,000 inferences", "j_per_token": "Energy per token",
     "imputed_basis": "Imputation basis", "place": "Place", "level": "Grid factor level",
-    "model_id": "Model", "run_id": "Run", "gpu_hours": "GPU hours", "power_w": "Power (W)", "t_s": "Time (s)",
+    "model_id": "Model", "run": "Run", "run_id": "Run id", "gpu_hours": "GPU hours", "power_w": "Power (W)",
+    "t_s": "Time (s)", "location": "Location", "place_name": "Place", "country_name": "Country", "own_runs": "Own runs",
 }
 _PREFIXES = {"own": "Own", "family": "Family", "upstream": "Upstream", "use": "Use", "imputed": "Imputed"}
 _NAMES = {"energy": "energy", "carbon": "carbon", "water": "water"}

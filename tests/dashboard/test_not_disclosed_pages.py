@@ -80,8 +80,15 @@ def test_lineage_says_not_disclosed_for_the_family(cards_url: str, monkeypatch: 
 
 @pytest.mark.parametrize("page", ["compare", "regions", "runs"])
 def test_other_pages_run_on_a_store_without_energy(cards_url: str, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    from dia.show import NOT_DISCLOSED
+
     at = _run(page, cards_url, monkeypatch)
+    checked = 0
     for df in at.dataframe:
         for column in ("energy_kwh", "own_energy_kwh"):
             if column in df.value.columns:
-                assert all(_missing(x) for x in df.value[column])
+                # empty in the unrounded details, "not disclosed" in the shown figure column
+                assert all(_missing(x) or x == NOT_DISCLOSED for x in df.value[column])
+                assert "0 kWh" not in set(df.value[column])
+                checked += 1
+    assert checked

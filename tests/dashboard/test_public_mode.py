@@ -188,7 +188,7 @@ def test_unreadable_rows_give_one_line_never_a_traceback(planted: dict[str, Any]
         # the readable runs are listed (a 1.1 row too, once the model reads newer minor
         # versions); the others are one line with a reference
         reports = planted["reports"]
-        listed = set(next(df.value for df in at.dataframe if "run" in df.value.columns)["run"])
+        listed = set(next(df.value for df in at.dataframe if "run_id" in df.value.columns)["run_id"])
         assert reports[1].id in listed and not listed & {reports[0].id, reports[2].id}
         warning = " ".join(w.value for w in at.warning)
         assert f"{len(reports) - len(listed)} stored run(s) could not be read" in warning and "(ref " in warning

@@ -318,7 +318,7 @@ def test_quantities_are_energy_carbon_water() -> None:
 
 # Every field name the dashboard and the CLI show as a column, chart axis or label.
 SHOWN_FIELDS = {
-    "model": "Model", "model_id": "Model", "run_id": "Run", "family": "Family", "members": "Members",
+    "model": "Model", "model_id": "Model", "run_id": "Run id", "family": "Family", "members": "Members",
     "with_report": "With a report", "has_report": "Has a report", "coverage": "Coverage",
     "family_coverage": "Family coverage", "upstream_coverage": "Upstream coverage",
     "relation": "Relation", "depth": "Depth", "runs": "Runs", "own_runs": "Own runs", "quality": "Quality",
