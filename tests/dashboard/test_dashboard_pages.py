@@ -237,8 +237,18 @@ def test_public_mode_shows_no_store_location(filled_url: str, monkeypatch: pytes
     path = filled_url.removeprefix("sqlite:///")
     for page in ("overview", "lineage", "compare", "regions"):
         at = _page(page, filled_url, monkeypatch, public=True)
-        shown = _texts(at) + "".join(c.value for c in at.caption)
-        assert "store: public, read-only" in shown
+        shown = _texts(at) + "".join(c.value for c in at.caption) + "".join(m.value for m in at.markdown)
         assert path not in shown and "dash.sqlite" not in shown
-    private = _page("overview", filled_url, monkeypatch)
-    assert "dash.sqlite" in _texts(private)  # the owner still sees which store
+    # The store is named once, in the sidebar of the whole app: public mode says only that.
+    for public, expected in ((True, "store: public, read-only"), (False, "dash.sqlite")):
+        monkeypatch.setenv("DIA_DASHBOARD_DB", filled_url)
+        monkeypatch.setenv("DIA_DASHBOARD_PUBLIC", "1" if public else "0")
+        app = AppTest.from_file(str(PAGES / "app.py"), default_timeout=60)
+        app.run()
+        assert not app.exception
+        sidebar = " ".join(c.value for c in app.sidebar.caption)
+        assert expected in sidebar
+        if public:
+            assert path not in sidebar and "dash.sqlite" not in sidebar
+        # and only there: the page itself no longer repeats it
+        assert "dash.sqlite" not in _texts(app) + "".join(c.value for c in app.main.caption)
