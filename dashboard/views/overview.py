@@ -93,6 +93,20 @@ with _ui.guard():
         _ui.chart(fig, key="overview_timeline")
     elif picked and not undated:
         st.info("No production runs in the selected families yet.")
+    undated_carbon = {f: sums["carbon_kg"] for f, sums in undated.items() if sums["carbon_kg"] is not None}
+    if undated_carbon:
+        # Undated estimates are plotted too, on their own "date unknown" axis: a date would be invented.
+        unit = axis_scale(list(undated_carbon.values()), "carbon_kg")
+        bars = go.Figure(go.Bar(
+            x=[unit.apply(v) for v in undated_carbon.values()], y=[_data.safe(f) for f in undated_carbon],
+            orientation="h", name="date unknown", marker_color=_data.OTHER_COLOUR,
+            text=[format_value(v, "carbon_kg") for v in undated_carbon.values()], textposition="auto",
+            hovertext=[_data.safe(f"{f}: {format_value(v, 'carbon_kg')}, date unknown") for f, v in undated_carbon.items()],
+            hoverinfo="text"))
+        bars.update_layout(height=80 + 40 * len(undated_carbon), showlegend=False,
+                           title=dict(text="Date unknown", x=0, font=dict(size=14)),
+                           xaxis=dict(title=f"carbon ({unit.unit})"), yaxis=dict(automargin=True))
+        _ui.chart(bars, key="overview_undated")
     for family, sums in undated.items():
         figure = (format_value(sums["carbon_kg"], "carbon_kg") if sums["carbon_kg"] is not None
                   else "carbon not disclosed")

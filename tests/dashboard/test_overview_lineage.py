@@ -194,6 +194,10 @@ def test_timeline_notes_undated_estimates_as_date_unknown(families_url: str, mon
     at = _page("overview", families_url, monkeypatch)
     notes = [c.value for c in at.caption if c.value.startswith("Date unknown")]
     assert len(notes) == 1 and format_value(0.4, "carbon_kg") in notes[0] and "1 run(s)" in notes[0]
+    # and plotted, on its own "date unknown" chart (never at an invented date)
+    unknown = [t for c in _charts(at) for t in c["data"] if t.get("name") == "date unknown"]
+    assert len(unknown) == 1 and unknown[0]["y"] == [PUBLISHED_ROOT]
+    assert unknown[0]["text"] == [format_value(0.4, "carbon_kg")]
     # the undated total is the undated run's own figure, for that family only (no date is invented)
     undated = _data.family_undated(Store(families_url, read_only=True), [PUBLISHED_ROOT, "third/base"])
     assert list(undated) == [PUBLISHED_ROOT] and undated[PUBLISHED_ROOT]["carbon_kg"] == pytest.approx(0.4)
